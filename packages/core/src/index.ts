@@ -1,0 +1,10 @@
+export type { NetBackend, BackendListener, BackendStats, Iov } from './backend';
+export { NetbeError, ConfigError } from './errors';
+export type { NetbeErrorCode } from './errors';
+export { BackendConfig } from './config';
+export { BackendRegistry, defaultRegistry, registerBackend, createBackend, DEVICE_OPTIONS } from './registry';
+export type { BackendFactory, BackendOption } from './registry';
+export { parseMac, formatMac, defaultMac, parseMtu, MTU_MIN, MTU_MAX, MTU_DEFAULT } from './mac-mtu';
+export * from './net-features';
+export * from './vnet-header';
+export { iovLength, newBackendStats } from './iov-util';
