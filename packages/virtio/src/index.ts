@@ -1,0 +1,14 @@
+export { VirtioError } from './errors';
+export type { VirtioErrorCode } from './errors';
+export * from './constants';
+export { GuestMemory } from './guest-memory';
+export type { GuestMemoryRegion } from './guest-memory';
+export { DescriptorChain } from './descriptor-chain';
+export { DescriptorWalker } from './descriptor-walker';
+export type { DescriptorTableSource } from './descriptor-walker';
+export { SplitQueue } from './split-queue';
+export type { MalformedChainPolicy, SplitQueueOptions, SplitQueueState, SplitQueueStats } from './split-queue';
+export { iovLength, iovTrimFront, iovCopyFrom, iovCopyTo } from './iov';
+export { DeviceStatus } from './device-status';
+export type { DeviceStatusOptions } from './device-status';
+export { fullFence } from './fence';

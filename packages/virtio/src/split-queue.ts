@@ -1,0 +1,480 @@
+import {
+  AVAIL_ALIGN,
+  DESC_ALIGN,
+  USED_ALIGN,
+  USED_ELEM_SIZE,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_NOTIFY_ON_EMPTY,
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_MAX_SIZE,
+  VIRTQ_USED_F_NO_NOTIFY,
+  availRingBytes,
+  descTableBytes,
+  usedRingBytes,
+  vringNeedEvent,
+} from './constants';
+import type { DescriptorChain } from './descriptor-chain';
+import { DescriptorWalker, type DescriptorTableSource } from './descriptor-walker';
+import { VirtioError, type VirtioErrorCode } from './errors';
+import { fullFence } from './fence';
+import type { GuestMemory } from './guest-memory';
+
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+
+/** What the queue does with a malformed chain (bad index, address, loop, indirect table...). */
+export type MalformedChainPolicy =
+  /** The queue breaks: no more pops until reset; `onError` fires (the device sets NEEDS_RESET). QEMU's choice. */
+  | 'break'
+  /** The chain is counted in `stats.droppedChains`, given back with used length 0 when its head is valid, and skipped. */
+  | 'drop';
+
+export interface SplitQueueOptions {
+  /** The largest size the device offers (QUEUE_NUM_MAX); default 256, at most 32768. */
+  maxSize?: number;
+  /** Default {@link MalformedChainPolicy}: 'break'. Ring-level errors always break. */
+  malformedChains?: MalformedChainPolicy;
+  /** Called once when the queue breaks (guest-caused). The device usually sets NEEDS_RESET. */
+  onError?: (error: VirtioError, queue: SplitQueue) => void;
+}
+
+/**
+ * Everything needed to recreate a queue, as plain JSON (snapshot; vhost-user GET/SET_VRING_BASE
+ * uses `lastAvailIdx`). Ring contents live in guest memory and are not part of it.
+ */
+export interface SplitQueueState {
+  size: number;
+  descAddr: number;
+  availAddr: number;
+  usedAddr: number;
+  ready: boolean;
+  /** Next avail ring slot the device will consume (bhyve vq_last_avail). */
+  lastAvailIdx: number;
+  /** Next used ring slot the device will fill (bhyve vq_next_used). */
+  usedIdx: number;
+  /** Used index last published to the guest. */
+  publishedUsedIdx: number;
+  /** Used index at the last interrupt decision (bhyve vq_save_used). */
+  signalledUsedIdx: number;
+  /** Negotiated ring features. */
+  eventIdx: boolean;
+  indirect: boolean;
+  notifyOnEmpty: boolean;
+  /** False while the device suppresses kicks (used->flags NO_NOTIFY / stale avail_event). */
+  notificationsEnabled: boolean;
+  /** The error code when the queue is broken, else null. */
+  broken: VirtioErrorCode | null;
+}
+
+export interface SplitQueueStats {
+  /** Chains popped (well-formed). */
+  chains: number;
+  /** Malformed chains dropped under the 'drop' policy. */
+  droppedChains: number;
+}
+
+const isU16 = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff;
+const isAddr = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * A split virtqueue, device side (virtio 1.2 §2.7). A plain state object (public fields: set
+ * `size` and the three addresses, then {@link activate}) plus the operations a device needs:
+ *
+ * - {@link pop}: the next available chain into a reusable {@link DescriptorChain} (no allocation);
+ * - {@link retChains}: give back the most recent unconsumed chains (bhyve vq_retchains);
+ * - {@link addUsed} then {@link publish}: batch used elements and publish used->idx once
+ *   (bhyve vq_relchain_prepare / vq_relchain_publish);
+ * - {@link needsInterrupt}: NOTIFY_ON_EMPTY, EVENT_IDX used_event, NO_INTERRUPT (bhyve vq_endchains);
+ * - {@link disableNotifications} / {@link enableNotifications}: kick suppression both ways
+ *   (used->flags NO_NOTIFY, or with EVENT_IDX the avail_event field, §2.7.10);
+ * - {@link saveState} / {@link restoreState}: plain JSON.
+ *
+ * Guest-caused errors never throw from the data path: the queue breaks (`error` is set,
+ * `onError` fires, pops return false) or, under the 'drop' policy, the chain is counted and
+ * skipped. Device programming errors (a used head out of range...) throw RangeError.
+ */
+export class SplitQueue implements DescriptorTableSource {
+  /** Device maximum (QUEUE_NUM_MAX). */
+  readonly maxSize: number;
+  /** Queue size set by the driver (power of two, 1..maxSize). */
+  size: number;
+  descAddr = 0;
+  availAddr = 0;
+  usedAddr = 0;
+  /** True once {@link activate} succeeded and until reset. */
+  ready = false;
+  lastAvailIdx = 0;
+  usedIdx = 0;
+  publishedUsedIdx = 0;
+  signalledUsedIdx = 0;
+  eventIdx = false;
+  indirect = false;
+  notifyOnEmpty = false;
+  notificationsEnabled = true;
+  /** Set when the queue broke; cleared by {@link reset}. */
+  error: VirtioError | null = null;
+  readonly stats: SplitQueueStats = { chains: 0, droppedChains: 0 };
+  malformedChains: MalformedChainPolicy;
+  onError: ((error: VirtioError, queue: SplitQueue) => void) | undefined;
+
+  /** The memory the rings were validated against. @internal */
+  memory: GuestMemory | null = null;
+  /** @internal */
+  descView: DataView = EMPTY_VIEW;
+  /** @internal */
+  descOffset = 0;
+  private availView: DataView = EMPTY_VIEW;
+  private availOffset = 0;
+  private usedView: DataView = EMPTY_VIEW;
+  private usedOffset = 0;
+  private mask = 0;
+  private readonly walker = new DescriptorWalker();
+
+  constructor(options: SplitQueueOptions = {}) {
+    const maxSize = options.maxSize ?? 256;
+    if (!isPowerOfTwo(maxSize) || maxSize > VIRTQ_MAX_SIZE) throw new RangeError(`maxSize ${maxSize} must be a power of two up to ${VIRTQ_MAX_SIZE}`);
+    this.maxSize = maxSize;
+    this.size = maxSize;
+    this.malformedChains = options.malformedChains ?? 'break';
+    this.onError = options.onError;
+  }
+
+  /** Applies the negotiated ring features (INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY). */
+  setFeatures(negotiated: bigint): void {
+    this.indirect = ((negotiated >> BigInt(VIRTIO_F_INDIRECT_DESC)) & 1n) === 1n;
+    this.eventIdx = ((negotiated >> BigInt(VIRTIO_F_EVENT_IDX)) & 1n) === 1n;
+    this.notifyOnEmpty = ((negotiated >> BigInt(VIRTIO_F_NOTIFY_ON_EMPTY)) & 1n) === 1n;
+  }
+
+  /**
+   * Validates size, alignment and placement of the three rings against `memory`
+   * (§2.7 "Virtqueue Part Alignment"), then makes the queue ready. Returns false, with
+   * `error` set and `onError` called, when the driver's configuration is unusable.
+   * Also used to rebind the queue to new guest memory (the indices are kept).
+   */
+  activate(memory: GuestMemory): boolean {
+    this.ready = false;
+    this.memory = memory;
+    const size = this.size;
+    if (!isPowerOfTwo(size) || size > this.maxSize) return this.breakQueue('ERR_QUEUE_SIZE', `queue size ${size} is not a power of two in 1..${this.maxSize}`);
+    if (this.descAddr % DESC_ALIGN !== 0 || this.availAddr % AVAIL_ALIGN !== 0 || this.usedAddr % USED_ALIGN !== 0) {
+      return this.breakQueue('ERR_RING_ALIGNMENT', `rings misaligned: desc 0x${this.descAddr.toString(16)} (16), avail 0x${this.availAddr.toString(16)} (2), used 0x${this.usedAddr.toString(16)} (4)`);
+    }
+    let r = memory.locate(this.descAddr, descTableBytes(size));
+    if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `descriptor table 0x${this.descAddr.toString(16)}+${descTableBytes(size)} is outside guest memory`);
+    this.descView = memory.regionView(r);
+    this.descOffset = memory.offset;
+    r = memory.locate(this.availAddr, availRingBytes(size));
+    if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `avail ring 0x${this.availAddr.toString(16)}+${availRingBytes(size)} is outside guest memory`);
+    this.availView = memory.regionView(r);
+    this.availOffset = memory.offset;
+    r = memory.locate(this.usedAddr, usedRingBytes(size));
+    if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `used ring 0x${this.usedAddr.toString(16)}+${usedRingBytes(size)} is outside guest memory`);
+    this.usedView = memory.regionView(r);
+    this.usedOffset = memory.offset;
+    this.mask = size - 1;
+    this.ready = true;
+    this.writeNotificationState();
+    return true;
+  }
+
+  /** Back to the state after construction (size = maxSize, indices 0, not ready, not broken). */
+  reset(): void {
+    this.size = this.maxSize;
+    this.descAddr = this.availAddr = this.usedAddr = 0;
+    this.ready = false;
+    this.lastAvailIdx = this.usedIdx = this.publishedUsedIdx = this.signalledUsedIdx = 0;
+    this.eventIdx = this.indirect = this.notifyOnEmpty = false;
+    this.notificationsEnabled = true;
+    this.error = null;
+    this.memory = null;
+    this.descView = this.availView = this.usedView = EMPTY_VIEW;
+    this.descOffset = this.availOffset = this.usedOffset = 0;
+    this.stats.chains = this.stats.droppedChains = 0;
+  }
+
+  /** True when the queue is ready and not broken. */
+  get usable(): boolean {
+    return this.ready && this.error === null;
+  }
+
+  /** avail->idx as the guest wrote it (0 when not usable). */
+  availIdx(): number {
+    return this.usable ? this.availView.getUint16(this.availOffset + 2, true) : 0;
+  }
+
+  /**
+   * Chains the driver has made available and the device has not popped. Breaks the queue
+   * (`ERR_AVAIL_IDX`) when avail->idx moved by more than the queue size (§2.7.13.3).
+   */
+  available(): number {
+    if (!this.usable) return 0;
+    const n = (this.availView.getUint16(this.availOffset + 2, true) - this.lastAvailIdx) & 0xffff;
+    if (n > this.size) {
+      this.breakQueue('ERR_AVAIL_IDX', `avail->idx is ${n} entries ahead of the device, more than the queue size ${this.size}`);
+      return 0;
+    }
+    return n;
+  }
+
+  /** True when at least one chain can be popped (bhyve vq_has_descs). */
+  hasAvailable(): boolean {
+    return this.available() !== 0;
+  }
+
+  /**
+   * Pops the next available chain into `chain` (bhyve vq_getchain). Returns false when none is
+   * available, the queue is not usable, or it just broke. The avail entry is consumed even when
+   * the chain is malformed (as bhyve and QEMU do). Allocates nothing except views for buffers
+   * the chain did not hold the last time.
+   */
+  pop(chain: DescriptorChain): boolean {
+    for (;;) {
+      const n = this.available();
+      if (n === 0) return false;
+      const head = this.availView.getUint16(this.availOffset + 4 + 2 * (this.lastAvailIdx & this.mask), true);
+      this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
+      // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past this one.
+      if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
+      const error = this.fill(chain, head);
+      if (error === null) {
+        this.stats.chains++;
+        return true;
+      }
+      if (!this.handleMalformed(head, error)) return false;
+    }
+  }
+
+  /**
+   * Reports a chain that the device cannot use although the ring rules allow it (for example
+   * `ERR_DESC_DIRECTION`: a writable buffer on a transmit queue, or `ERR_CHAIN_TOO_SHORT`).
+   * Follows the queue's {@link MalformedChainPolicy}: breaks the queue, or counts the drop and
+   * gives the chain back with used length 0 (the caller still publishes).
+   */
+  rejectChain(chain: DescriptorChain, code: VirtioErrorCode, message: string): void {
+    this.handleMalformed(chain.head, new VirtioError(code, message));
+    chain.clear();
+  }
+
+  /**
+   * Gives back the `n` most recently popped chains, which will be popped again (bhyve
+   * vq_retchains). Only chains not yet added to the used ring can be given back.
+   */
+  retChains(n: number): void {
+    const outstanding = (this.lastAvailIdx - this.usedIdx) & 0xffff;
+    if (!Number.isInteger(n) || n < 0 || n > outstanding) throw new RangeError(`cannot return ${n} chains: ${outstanding} are outstanding`);
+    this.lastAvailIdx = (this.lastAvailIdx - n) & 0xffff;
+    if (this.eventIdx && this.notificationsEnabled && this.usable) this.writeAvailEvent();
+  }
+
+  /**
+   * Writes a used element {id: head, len} without making it visible (bhyve
+   * vq_relchain_prepare). `len` is the number of bytes the device wrote into the chain.
+   */
+  addUsed(head: number, len: number): void {
+    if (!this.ready) return;
+    if (!(head >= 0 && head < this.size)) throw new RangeError(`used head ${head} is outside the queue of ${this.size}`);
+    const off = this.usedOffset + 4 + USED_ELEM_SIZE * (this.usedIdx & this.mask);
+    this.usedView.setUint32(off, head, true);
+    this.usedView.setUint32(off + 4, len >>> 0, true);
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+  }
+
+  /** Makes every added used element visible: one used->idx store (bhyve vq_relchain_publish). */
+  publish(): void {
+    if (!this.ready || this.publishedUsedIdx === this.usedIdx) return;
+    // Stores retire in program order on the platforms we run on, so the elements are
+    // visible before the index (the release of virtio 1.2 §2.7.13.3 step 4).
+    this.usedView.setUint16(this.usedOffset + 2, this.usedIdx, true);
+    this.publishedUsedIdx = this.usedIdx;
+  }
+
+  /** {@link addUsed} then {@link publish} (bhyve vq_relchain). */
+  putUsed(head: number, len: number): void {
+    this.addUsed(head, len);
+    this.publish();
+  }
+
+  /**
+   * Should the device interrupt the driver now (bhyve vq_endchains)? Call after
+   * {@link publish}; it remembers the published index for the next decision.
+   * - NOTIFY_ON_EMPTY negotiated and `usedAllAvail`: yes (virtio 1.2 §6.3, legacy);
+   * - EVENT_IDX negotiated: vring_need_event(used_event, new, old) (§2.7.10);
+   * - else: something new was used and avail->flags lacks NO_INTERRUPT (§2.7.7).
+   */
+  needsInterrupt(usedAllAvail = false): boolean {
+    if (!this.ready) return false;
+    const oldIdx = this.signalledUsedIdx;
+    const newIdx = this.publishedUsedIdx;
+    this.signalledUsedIdx = newIdx;
+    // The used->idx store must be visible before we read the driver's suppression fields.
+    fullFence();
+    if (usedAllAvail && this.notifyOnEmpty) return true;
+    if (this.eventIdx) {
+      const usedEvent = this.availView.getUint16(this.availOffset + 4 + 2 * this.size, true);
+      return vringNeedEvent(usedEvent, newIdx, oldIdx);
+    }
+    return newIdx !== oldIdx && (this.availView.getUint16(this.availOffset, true) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+  }
+
+  /** Asks the driver not to kick (bhyve vq_kick_disable). With EVENT_IDX nothing is written (§2.7.10). */
+  disableNotifications(): void {
+    this.notificationsEnabled = false;
+    if (this.ready) this.writeNotificationState();
+  }
+
+  /**
+   * Asks the driver to kick again (bhyve vq_kick_enable), then re-reads avail->idx after a full
+   * fence. Returns true when chains arrived meanwhile: the caller must process them, since no
+   * kick will announce them (the lost-wakeup race).
+   */
+  enableNotifications(): boolean {
+    this.notificationsEnabled = true;
+    if (!this.usable) return false;
+    this.writeNotificationState();
+    fullFence();
+    return this.hasAvailable();
+  }
+
+  /** Re-reads used->idx from guest memory (vhost-user: the front-end owns the ring on start). */
+  syncUsedIdxFromRing(): void {
+    if (!this.ready) return;
+    this.usedIdx = this.publishedUsedIdx = this.signalledUsedIdx = this.usedView.getUint16(this.usedOffset + 2, true);
+  }
+
+  /** The queue state as plain JSON. */
+  saveState(): SplitQueueState {
+    return {
+      size: this.size,
+      descAddr: this.descAddr,
+      availAddr: this.availAddr,
+      usedAddr: this.usedAddr,
+      ready: this.ready,
+      lastAvailIdx: this.lastAvailIdx,
+      usedIdx: this.usedIdx,
+      publishedUsedIdx: this.publishedUsedIdx,
+      signalledUsedIdx: this.signalledUsedIdx,
+      eventIdx: this.eventIdx,
+      indirect: this.indirect,
+      notifyOnEmpty: this.notifyOnEmpty,
+      notificationsEnabled: this.notificationsEnabled,
+      broken: this.error === null ? null : this.error.code,
+    };
+  }
+
+  /**
+   * Restores a state from {@link saveState} (parsed JSON is fine). A ready queue is re-activated
+   * against `memory`. Throws `ERR_STATE` for a state that is malformed or does not fit this
+   * queue; returns the result of activation otherwise (true when not ready).
+   */
+  restoreState(state: SplitQueueState, memory: GuestMemory | null): boolean {
+    const s = state as unknown as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null) throw new VirtioError('ERR_STATE', 'queue state is not an object');
+    if (!isPowerOfTwo(s.size) || (s.size as number) > this.maxSize) throw new VirtioError('ERR_STATE', `size ${String(s.size)} is not a power of two up to ${this.maxSize}`);
+    for (const k of ['descAddr', 'availAddr', 'usedAddr'] as const) if (!isAddr(s[k])) throw new VirtioError('ERR_STATE', `${k} is not an address`);
+    for (const k of ['lastAvailIdx', 'usedIdx', 'publishedUsedIdx', 'signalledUsedIdx'] as const) if (!isU16(s[k])) throw new VirtioError('ERR_STATE', `${k} is not a 16-bit index`);
+    for (const k of ['ready', 'eventIdx', 'indirect', 'notifyOnEmpty', 'notificationsEnabled'] as const) if (typeof s[k] !== 'boolean') throw new VirtioError('ERR_STATE', `${k} is not a boolean`);
+    if (s.broken !== null && typeof s.broken !== 'string') throw new VirtioError('ERR_STATE', 'broken is not a code or null');
+    if (state.ready && memory === null) throw new VirtioError('ERR_STATE', 'a ready queue needs guest memory to restore');
+    this.reset();
+    this.size = state.size;
+    this.descAddr = state.descAddr;
+    this.availAddr = state.availAddr;
+    this.usedAddr = state.usedAddr;
+    this.lastAvailIdx = state.lastAvailIdx;
+    this.usedIdx = state.usedIdx;
+    this.publishedUsedIdx = state.publishedUsedIdx;
+    this.signalledUsedIdx = state.signalledUsedIdx;
+    this.eventIdx = state.eventIdx;
+    this.indirect = state.indirect;
+    this.notifyOnEmpty = state.notifyOnEmpty;
+    this.notificationsEnabled = state.notificationsEnabled;
+    if (state.broken !== null) this.error = new VirtioError(state.broken, 'queue was broken when its state was saved');
+    if (!state.ready) return true;
+    return this.activate(memory!);
+  }
+
+  /** Fills `chain` from the descriptors of `head`; returns the error of a malformed chain. */
+  private fill(chain: DescriptorChain, head: number): VirtioError | null {
+    const walker = this.walker;
+    const memory = this.memory!;
+    chain.head = head;
+    chain.readable = chain.writable = chain.readableBytes = chain.writableBytes = 0;
+    if (!walker.start(this, head)) return walker.error;
+    if (chain.viewMemory !== memory) {
+      chain.addrs.fill(-1);
+      chain.viewMemory = memory;
+    }
+    const max = chain.maxSegments;
+    const iov = chain.iov;
+    const views = chain.views;
+    const addrs = chain.addrs;
+    const lens = chain.lens;
+    let count = 0;
+    while (walker.next()) {
+      if (count === max) return new VirtioError('ERR_CHAIN_TOO_LONG', `chain ${head} has more than ${max} segments`);
+      const addr = walker.addr;
+      const len = walker.len;
+      // Every buffer is checked when it is used (here), never trusted from an earlier pop.
+      const region = memory.locate(addr, len);
+      if (region < 0) return new VirtioError('ERR_DESC_ADDRESS', `descriptor ${walker.index} buffer 0x${addr.toString(16)}+${len} is outside guest memory`);
+      if (addrs[count] !== addr || lens[count] !== len) {
+        const off = memory.offset;
+        views[count] = memory.regionBytes(region).subarray(off, off + len);
+        addrs[count] = addr;
+        lens[count] = len;
+      }
+      iov[count] = views[count]!;
+      if (walker.writable) {
+        chain.writable++;
+        chain.writableBytes += len;
+      } else {
+        chain.readable++;
+        chain.readableBytes += len;
+      }
+      count++;
+    }
+    return walker.error;
+  }
+
+  /** Applies the policy to a malformed chain. Returns true when popping may continue. */
+  private handleMalformed(head: number, error: VirtioError): boolean {
+    if (this.malformedChains === 'drop') {
+      this.stats.droppedChains++;
+      if (head >= 0 && head < this.size) this.addUsed(head, 0);
+      return true;
+    }
+    this.breakWith(error);
+    return false;
+  }
+
+  private breakQueue(code: VirtioErrorCode, message: string): false {
+    this.breakWith(new VirtioError(code, message));
+    return false;
+  }
+
+  private breakWith(error: VirtioError): void {
+    if (this.error !== null) return;
+    this.error = error;
+    this.onError?.(error, this);
+  }
+
+  private writeAvailEvent(): void {
+    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM_SIZE * this.size, this.lastAvailIdx, true);
+  }
+
+  /** used->flags and avail_event as the current suppression state says (§2.7.10). */
+  private writeNotificationState(): void {
+    if (this.eventIdx) {
+      if (this.notificationsEnabled) this.writeAvailEvent();
+      this.usedView.setUint16(this.usedOffset, 0, true);
+    } else {
+      this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : VIRTQ_USED_F_NO_NOTIFY, true);
+    }
+  }
+}
+
+function isPowerOfTwo(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= VIRTQ_MAX_SIZE && ((v as number) & ((v as number) - 1)) === 0;
+}
+
