@@ -15,7 +15,7 @@ export async function assertRejects(
   if (error === undefined) throw new Error('expected a rejection, but the promise resolved');
   if (!(error instanceof Error)) throw new Error(`expected an Error, got ${String(error)}`);
   if (typeof expected === 'function' && !(error instanceof expected)) {
-    throw new Error(`expected ${expected.name}, got ${error.name}: ${error.message}`);
+    throw new Error(`expected ${expected.name}, got ${(error as Error).name}: ${(error as Error).message}`);
   }
   if (typeof expected === 'string' && (error as { code?: unknown }).code !== expected) {
     throw new Error(`expected code ${expected}, got ${String((error as { code?: unknown }).code)}: ${error.message}`);

@@ -1,0 +1,44 @@
+import type { Iov } from '@netbe/core';
+
+/** Below this many bytes a segment is copied byte by byte: no subarray view is allocated. */
+const SMALL_COPY = 256;
+
+/**
+ * Copies `iov[0..iovcnt)` into `dst` starting at `dstOffset`. The caller has checked that the
+ * bytes fit (see `iovLength`). Returns the bytes copied. Allocates nothing.
+ */
+export function gatherIov(iov: Iov, iovcnt: number, dst: Uint8Array, dstOffset: number): number {
+  let at = dstOffset;
+  for (let i = 0; i < iovcnt; i++) {
+    const seg = iov[i]!;
+    dst.set(seg, at);
+    at += seg.length;
+  }
+  return at - dstOffset;
+}
+
+/**
+ * Copies `src[start..end)` into `iov[0..iovcnt)`, segment after segment. Returns the bytes
+ * copied (`end - start`), or -1 with nothing copied when the iov is too small. Allocates nothing
+ * for frames that fit in the first segment or for small segments.
+ */
+export function scatterIov(src: Uint8Array, start: number, end: number, iov: Iov, iovcnt: number): number {
+  const len = end - start;
+  let room = 0;
+  for (let i = 0; i < iovcnt; i++) room += iov[i]!.length;
+  if (room < len) return -1;
+  let at = start;
+  for (let i = 0; i < iovcnt && at < end; i++) {
+    const seg = iov[i]!;
+    const n = Math.min(seg.length, end - at);
+    if (n <= SMALL_COPY) {
+      for (let k = 0; k < n; k++) seg[k] = src[at + k]!;
+    } else if (at === 0 && n === src.length) {
+      seg.set(src, 0);
+    } else {
+      seg.set(src.subarray(at, at + n), 0);
+    }
+    at += n;
+  }
+  return len;
+}

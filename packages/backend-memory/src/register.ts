@@ -1,0 +1,4 @@
+// Importing the package registers the `memory` prefix in the default registry.
+import { registerMemoryBackend } from './factory';
+
+registerMemoryBackend();
