@@ -1,0 +1,14 @@
+export { WireError } from './errors';
+export type { WireErrorReason } from './errors';
+export * from './address';
+export * from './checksum';
+export * from './ethernet';
+export * from './arp';
+export * from './ipv4';
+export * from './icmpv4';
+export * from './udp';
+export * from './tcp';
+export * from './dns-name';
+export * from './dns';
+export * from './dhcp';
+export { get16, get32, put16, put32 } from './bytes';
