@@ -1,0 +1,2 @@
+export { sys, isSysError } from './binding';
+export type { SysBinding, SysError, RecvmsgResult, FileStat, Watcher, WatcherCallback } from './binding';
