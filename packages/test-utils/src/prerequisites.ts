@@ -43,7 +43,7 @@ export function prerequisite(...checks: Array<[boolean, string]>): Prerequisite 
   return { ok: true, reason: '' };
 }
 
-type TestFn = (name: string, fn: (ctx: never) => unknown) => void;
+type TestFn = (name: string, fn: () => void | Promise<void>) => void;
 interface UvuLikeTest extends TestFn {
   skip: TestFn;
 }
@@ -53,7 +53,7 @@ interface UvuLikeTest extends TestFn {
  * registered and fails with the reason (CI may skip nothing); elsewhere it is skipped and the
  * reason is printed once, by name.
  */
-export function testWhen(test: UvuLikeTest, pre: Prerequisite, name: string, fn: (ctx: never) => unknown): void {
+export function testWhen(test: UvuLikeTest, pre: Prerequisite, name: string, fn: () => void | Promise<void>): void {
   if (pre.ok) {
     test(name, fn);
   } else if (underCI) {
