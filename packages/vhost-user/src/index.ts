@@ -1,0 +1,16 @@
+export { VhostUserServer } from './server';
+export type { VhostUserServerOptions } from './server';
+export { VhostUserSession } from './session';
+export type { SessionStats } from './session';
+export { VhostUserNetDevice, rarpFrame } from './virtio-net-device';
+export type { VhostUserDevice } from './device';
+export { VhostUserError } from './errors';
+export type { VhostUserErrorCode } from './errors';
+export { MessageReader } from './message-reader';
+export { MemoryTable } from './memory-table';
+export * from './messages';
+export * from './protocol';
+export type { VhostUserPlatform, MappedMemory, FdWatch } from './platform';
+export { sysPlatform } from './sys-platform';
+export { qemuVhostUserArgs, qemuVhostUserCommandLine } from './qemu-args';
+export type { QemuAttachOptions } from './qemu-args';

@@ -1,0 +1,2 @@
+export { VhostUserFrontend } from './frontend';
+export type { VhostUserFrontendOptions, SetUpOptions } from './frontend';
