@@ -102,8 +102,7 @@ export const SUPPORTED_PROTOCOL_FEATURES =
   protocolMask(ProtocolFeature.REPLY_ACK) |
   protocolMask(ProtocolFeature.NET_MTU) |
   protocolMask(ProtocolFeature.CONFIG) |
-  protocolMask(ProtocolFeature.RESET_DEVICE) |
-  protocolMask(ProtocolFeature.STATUS);
+  protocolMask(ProtocolFeature.RESET_DEVICE);
 
 /** SET_VRING_KICK/CALL/ERR payload: ring index in bits 0-7, bit 8 = no fd (polling). */
 export const VRING_IDX_MASK = 0xff;
