@@ -1,5 +1,3 @@
-import type { GuestMemory } from './guest-memory';
-
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -9,7 +7,8 @@ const EMPTY = new Uint8Array(0);
  * The device-readable segments come first (`iov[0..readable)`), then the device-writable ones
  * (`iov[readable..readable+writable)`); the ring rules guarantee that order (virtio 1.2 §2.7.4.2).
  * Each `iov` entry is a view into guest memory, valid until the next pop into this chain or a
- * change of guest memory. The same view object is reused while the guest reuses a buffer.
+ * change of guest memory. The queue reuses a view object while the guest reuses a buffer in the
+ * same descriptor slot.
  */
 export class DescriptorChain {
   /** Head descriptor index: the `id` to give back in the used ring. -1 before the first pop. */
@@ -22,7 +21,7 @@ export class DescriptorChain {
   readableBytes = 0;
   /** Total bytes of the writable segments. */
   writableBytes = 0;
-  /** Guest-physical address of each segment (cache keys: read them only for the current chain). */
+  /** Guest-physical address of each segment. */
   readonly addrs: Float64Array;
   /** Length of each segment. */
   readonly lens: Uint32Array;
@@ -31,17 +30,12 @@ export class DescriptorChain {
    * rewrite entries (e.g. trim a header in place); the next pop fills them again.
    */
   readonly iov: Uint8Array[];
-  /** Cached views, keyed by `addrs`/`lens`, reused while the guest reuses a buffer. @internal */
-  readonly views: Uint8Array[];
-  /** The memory the cached views in `iov` belong to. @internal */
-  viewMemory: GuestMemory | null = null;
 
   constructor(readonly maxSegments = 256) {
     if (!Number.isInteger(maxSegments) || maxSegments < 1 || maxSegments > 65536) throw new RangeError(`maxSegments ${maxSegments} must be 1..65536`);
-    this.addrs = new Float64Array(maxSegments).fill(-1);
+    this.addrs = new Float64Array(maxSegments);
     this.lens = new Uint32Array(maxSegments);
     this.iov = new Array<Uint8Array>(maxSegments).fill(EMPTY);
-    this.views = new Array<Uint8Array>(maxSegments).fill(EMPTY);
   }
 
   /** Readable + writable segments. */

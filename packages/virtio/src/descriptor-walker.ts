@@ -2,6 +2,11 @@ import { DESC_SIZE, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE
 import { VirtioError, type VirtioErrorCode } from './errors';
 import type { GuestMemory } from './guest-memory';
 
+// Module-local copies: imported bindings can compile to getter calls under some loaders.
+const DESC_BYTES = DESC_SIZE;
+const F_NEXT = VIRTQ_DESC_F_NEXT;
+const F_WRITE = VIRTQ_DESC_F_WRITE;
+const F_INDIRECT = VIRTQ_DESC_F_INDIRECT;
 const TWO_32 = 4294967296;
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
@@ -78,11 +83,9 @@ export class DescriptorWalker {
   next(): boolean {
     if (this.done) return false;
     for (;;) {
-      if (this.hops >= this.tableSize) {
-        return this.fail('ERR_DESC_LOOP', `chain has more than ${this.tableSize} descriptors${this.inIndirect ? ' in its indirect table' : ''}: a loop`);
-      }
+      if (this.hops >= this.tableSize) return this.failLoop();
       const i = this.nextIndex;
-      const off = this.base + i * DESC_SIZE;
+      const off = this.base + i * DESC_BYTES;
       const view = this.view;
       const lo = view.getUint32(off, true);
       const hi = view.getUint32(off + 4, true);
@@ -92,15 +95,15 @@ export class DescriptorWalker {
       this.hops++;
       // Exact below 2^53; larger values stay >= 2^53 and fail every translation.
       const addr = hi * TWO_32 + lo;
-      if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if ((flags & F_INDIRECT) !== 0) {
         if (!this.enterIndirect(addr, len, flags)) return false;
         continue;
       }
-      const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+      const writable = (flags & F_WRITE) !== 0;
       if (writable) this.sawWritable = true;
-      else if (this.sawWritable) return this.fail('ERR_DESC_ORDER', `descriptor ${i} is device-readable after a device-writable one`);
-      if ((flags & VIRTQ_DESC_F_NEXT) !== 0) {
-        if (next >= this.tableSize) return this.fail('ERR_DESC_INDEX', `descriptor ${i} links to ${next}, outside the table of ${this.tableSize}`);
+      else if (this.sawWritable) return this.failOrder(i);
+      if ((flags & F_NEXT) !== 0) {
+        if (next >= this.tableSize) return this.failNext(i, next);
         this.nextIndex = next;
       } else {
         this.done = true;
@@ -119,18 +122,31 @@ export class DescriptorWalker {
     const source = this.source!;
     if (this.inIndirect) return this.fail('ERR_INDIRECT_NESTED', 'an indirect table entry is itself INDIRECT');
     if (!source.indirect) return this.fail('ERR_INDIRECT_NOT_NEGOTIATED', 'INDIRECT descriptor without VIRTIO_F_INDIRECT_DESC');
-    if ((flags & VIRTQ_DESC_F_NEXT) !== 0) return this.fail('ERR_INDIRECT_WITH_NEXT', 'INDIRECT descriptor also has NEXT');
-    if (len === 0 || len % DESC_SIZE !== 0) return this.fail('ERR_INDIRECT_LENGTH', `indirect table length ${len} is not a non-zero multiple of 16`);
+    if ((flags & F_NEXT) !== 0) return this.fail('ERR_INDIRECT_WITH_NEXT', 'INDIRECT descriptor also has NEXT');
+    if (len === 0 || len % DESC_BYTES !== 0) return this.fail('ERR_INDIRECT_LENGTH', `indirect table length ${len} is not a non-zero multiple of 16`);
     const memory = source.memory!;
     const region = memory.locate(addr, len);
     if (region < 0) return this.fail('ERR_INDIRECT_ADDRESS', `indirect table at 0x${addr.toString(16)}+${len} is outside guest memory`);
     this.view = memory.regionView(region);
     this.base = memory.offset;
-    this.tableSize = len / DESC_SIZE;
+    this.tableSize = len / DESC_BYTES;
     this.nextIndex = 0;
     this.hops = 0;
     this.inIndirect = true;
     return true;
+  }
+
+  // Error paths live out of line so that next() stays small enough to inline.
+  private failLoop(): false {
+    return this.fail('ERR_DESC_LOOP', `chain has more than ${this.tableSize} descriptors${this.inIndirect ? ' in its indirect table' : ''}: a loop`);
+  }
+
+  private failOrder(i: number): false {
+    return this.fail('ERR_DESC_ORDER', `descriptor ${i} is device-readable after a device-writable one`);
+  }
+
+  private failNext(i: number, next: number): false {
+    return this.fail('ERR_DESC_INDEX', `descriptor ${i} links to ${next}, outside the table of ${this.tableSize}`);
   }
 
   private fail(code: VirtioErrorCode, message: string): false {

@@ -39,6 +39,18 @@ export function iovTrimFront(iov: readonly Uint8Array[], count: number, n: numbe
  * Returns the bytes copied: less than `dst.length` when the iov is short.
  */
 export function iovCopyFrom(iov: readonly Uint8Array[], count: number, offset: number, dst: Uint8Array): number {
+  // The common case (a one-segment frame) stays small enough to inline.
+  if (offset === 0 && count === 1) {
+    const seg = iov[0]!;
+    if (seg.byteLength <= dst.length) {
+      dst.set(seg);
+      return seg.byteLength;
+    }
+  }
+  return copyFromSegments(iov, count, offset, dst);
+}
+
+function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: number, dst: Uint8Array): number {
   let copied = 0;
   const want = dst.length;
   let skip = offset;

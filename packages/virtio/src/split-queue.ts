@@ -1,12 +1,16 @@
 import {
   AVAIL_ALIGN,
   DESC_ALIGN,
+  DESC_SIZE,
   USED_ALIGN,
   USED_ELEM_SIZE,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_NOTIFY_ON_EMPTY,
   VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
   VIRTQ_MAX_SIZE,
   VIRTQ_USED_F_NO_NOTIFY,
   availRingBytes,
@@ -21,6 +25,16 @@ import { fullFence } from './fence';
 import type { GuestMemory } from './guest-memory';
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+const EMPTY_BYTES = new Uint8Array(0);
+// Module-local copies for the hot path: imported bindings can compile to getter calls.
+const USED_ELEM = USED_ELEM_SIZE;
+const DESC_BYTES = DESC_SIZE;
+const F_NEXT = VIRTQ_DESC_F_NEXT;
+const F_WRITE = VIRTQ_DESC_F_WRITE;
+const F_INDIRECT = VIRTQ_DESC_F_INDIRECT;
+const NO_INTERRUPT = VIRTQ_AVAIL_F_NO_INTERRUPT;
+const NO_NOTIFY = VIRTQ_USED_F_NO_NOTIFY;
+const needEvent = vringNeedEvent;
 
 /** What the queue does with a malformed chain (bad index, address, loop, indirect table...). */
 export type MalformedChainPolicy =
@@ -129,6 +143,10 @@ export class SplitQueue implements DescriptorTableSource {
   private usedOffset = 0;
   private mask = 0;
   private readonly walker = new DescriptorWalker();
+  /** Views of direct descriptors, keyed by slot, address and length; valid for `memory`. */
+  private readonly viewCacheAddr: Float64Array;
+  private readonly viewCacheLen: Uint32Array;
+  private readonly viewCache: Uint8Array[];
 
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
@@ -137,6 +155,9 @@ export class SplitQueue implements DescriptorTableSource {
     this.size = maxSize;
     this.malformedChains = options.malformedChains ?? 'break';
     this.onError = options.onError;
+    this.viewCacheAddr = new Float64Array(maxSize).fill(-1);
+    this.viewCacheLen = new Uint32Array(maxSize);
+    this.viewCache = new Array<Uint8Array>(maxSize).fill(EMPTY_BYTES);
   }
 
   /** Applies the negotiated ring features (INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY). */
@@ -155,6 +176,7 @@ export class SplitQueue implements DescriptorTableSource {
   activate(memory: GuestMemory): boolean {
     this.ready = false;
     this.memory = memory;
+    this.dropViewCache();
     const size = this.size;
     if (!isPowerOfTwo(size) || size > this.maxSize) return this.breakQueue('ERR_QUEUE_SIZE', `queue size ${size} is not a power of two in 1..${this.maxSize}`);
     if (this.descAddr % DESC_ALIGN !== 0 || this.availAddr % AVAIL_ALIGN !== 0 || this.usedAddr % USED_ALIGN !== 0) {
@@ -188,6 +210,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.notificationsEnabled = true;
     this.error = null;
     this.memory = null;
+    this.dropViewCache();
     this.descView = this.availView = this.usedView = EMPTY_VIEW;
     this.descOffset = this.availOffset = this.usedOffset = 0;
     this.stats.chains = this.stats.droppedChains = 0;
@@ -210,10 +233,7 @@ export class SplitQueue implements DescriptorTableSource {
   available(): number {
     if (!this.usable) return 0;
     const n = (this.availView.getUint16(this.availOffset + 2, true) - this.lastAvailIdx) & 0xffff;
-    if (n > this.size) {
-      this.breakQueue('ERR_AVAIL_IDX', `avail->idx is ${n} entries ahead of the device, more than the queue size ${this.size}`);
-      return 0;
-    }
+    if (n > this.size) return this.availJumped(n);
     return n;
   }
 
@@ -229,6 +249,48 @@ export class SplitQueue implements DescriptorTableSource {
    * the chain did not hold the last time.
    */
   pop(chain: DescriptorChain): boolean {
+    // Fast path: one direct descriptor whose buffer the same slot held last time (its address
+    // and length were checked against this same memory when the view was made).
+    if (this.ready && this.error === null) {
+      const availView = this.availView;
+      const last = this.lastAvailIdx;
+      const n = (availView.getUint16(this.availOffset + 2, true) - last) & 0xffff;
+      if (n === 0) return false;
+      if (n <= this.size) {
+        const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
+        if (head < this.size) {
+          const descView = this.descView;
+          const off = this.descOffset + DESC_BYTES * head;
+          const flags = descView.getUint16(off + 12, true);
+          const lo = descView.getUint32(off, true);
+          const len = descView.getUint32(off + 8, true);
+          if ((flags & (F_NEXT | F_INDIRECT)) === 0 && descView.getUint32(off + 4, true) === 0 && this.viewCacheAddr[head] === lo && this.viewCacheLen[head] === len) {
+            this.lastAvailIdx = (last + 1) & 0xffff;
+            if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
+            chain.head = head;
+            chain.iov[0] = this.viewCache[head]!;
+            chain.addrs[0] = lo;
+            chain.lens[0] = len;
+            if ((flags & F_WRITE) === 0) {
+              chain.readable = 1;
+              chain.readableBytes = len;
+              chain.writable = chain.writableBytes = 0;
+            } else {
+              chain.writable = 1;
+              chain.writableBytes = len;
+              chain.readable = chain.readableBytes = 0;
+            }
+            this.stats.chains++;
+            return true;
+          }
+        }
+      }
+    }
+    return this.popWalking(chain);
+  }
+
+  /** The general pop: walks the chain with the {@link DescriptorWalker}. */
+  private popWalking(chain: DescriptorChain): boolean {
     for (;;) {
       const n = this.available();
       if (n === 0) return false;
@@ -274,7 +336,7 @@ export class SplitQueue implements DescriptorTableSource {
   addUsed(head: number, len: number): void {
     if (!this.ready) return;
     if (!(head >= 0 && head < this.size)) throw new RangeError(`used head ${head} is outside the queue of ${this.size}`);
-    const off = this.usedOffset + 4 + USED_ELEM_SIZE * (this.usedIdx & this.mask);
+    const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
     this.usedView.setUint32(off, head, true);
     this.usedView.setUint32(off + 4, len >>> 0, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
@@ -312,9 +374,9 @@ export class SplitQueue implements DescriptorTableSource {
     if (usedAllAvail && this.notifyOnEmpty) return true;
     if (this.eventIdx) {
       const usedEvent = this.availView.getUint16(this.availOffset + 4 + 2 * this.size, true);
-      return vringNeedEvent(usedEvent, newIdx, oldIdx);
+      return needEvent(usedEvent, newIdx, oldIdx);
     }
-    return newIdx !== oldIdx && (this.availView.getUint16(this.availOffset, true) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return newIdx !== oldIdx && (this.availView.getUint16(this.availOffset, true) & NO_INTERRUPT) === 0;
   }
 
   /** Asks the driver not to kick (bhyve vq_kick_disable). With EVENT_IDX nothing is written (§2.7.10). */
@@ -401,30 +463,36 @@ export class SplitQueue implements DescriptorTableSource {
     chain.head = head;
     chain.readable = chain.writable = chain.readableBytes = chain.writableBytes = 0;
     if (!walker.start(this, head)) return walker.error;
-    if (chain.viewMemory !== memory) {
-      chain.addrs.fill(-1);
-      chain.viewMemory = memory;
-    }
     const max = chain.maxSegments;
     const iov = chain.iov;
-    const views = chain.views;
     const addrs = chain.addrs;
     const lens = chain.lens;
+    const cacheAddr = this.viewCacheAddr;
+    const cacheLen = this.viewCacheLen;
+    const cacheView = this.viewCache;
     let count = 0;
     while (walker.next()) {
-      if (count === max) return new VirtioError('ERR_CHAIN_TOO_LONG', `chain ${head} has more than ${max} segments`);
+      if (count === max) return chainTooLong(head, max);
       const addr = walker.addr;
       const len = walker.len;
-      // Every buffer is checked when it is used (here), never trusted from an earlier pop.
+      // Every buffer is checked when it is used (here), never trusted from an earlier pop; a
+      // view is reused only for the same descriptor slot, address and length in the same memory.
       const region = memory.locate(addr, len);
-      if (region < 0) return new VirtioError('ERR_DESC_ADDRESS', `descriptor ${walker.index} buffer 0x${addr.toString(16)}+${len} is outside guest memory`);
-      if (addrs[count] !== addr || lens[count] !== len) {
-        const off = memory.offset;
-        views[count] = memory.regionBytes(region).subarray(off, off + len);
-        addrs[count] = addr;
-        lens[count] = len;
+      if (region < 0) return bufferOutside(walker.index, addr, len);
+      const off = memory.offset;
+      if (walker.inIndirect) {
+        iov[count] = memory.regionBytes(region).subarray(off, off + len);
+      } else {
+        const slot = walker.index;
+        if (cacheAddr[slot] !== addr || cacheLen[slot] !== len) {
+          cacheView[slot] = memory.regionBytes(region).subarray(off, off + len);
+          cacheAddr[slot] = addr;
+          cacheLen[slot] = len;
+        }
+        iov[count] = cacheView[slot]!;
       }
-      iov[count] = views[count]!;
+      addrs[count] = addr;
+      lens[count] = len;
       if (walker.writable) {
         chain.writable++;
         chain.writableBytes += len;
@@ -435,6 +503,11 @@ export class SplitQueue implements DescriptorTableSource {
       count++;
     }
     return walker.error;
+  }
+
+  private availJumped(n: number): 0 {
+    this.breakQueue('ERR_AVAIL_IDX', `avail->idx is ${n} entries ahead of the device, more than the queue size ${this.size}`);
+    return 0;
   }
 
   /** Applies the policy to a malformed chain. Returns true when popping may continue. */
@@ -459,8 +532,13 @@ export class SplitQueue implements DescriptorTableSource {
     this.onError?.(error, this);
   }
 
+  private dropViewCache(): void {
+    this.viewCacheAddr.fill(-1);
+    this.viewCache.fill(EMPTY_BYTES);
+  }
+
   private writeAvailEvent(): void {
-    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM_SIZE * this.size, this.lastAvailIdx, true);
+    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.size, this.lastAvailIdx, true);
   }
 
   /** used->flags and avail_event as the current suppression state says (§2.7.10). */
@@ -469,9 +547,17 @@ export class SplitQueue implements DescriptorTableSource {
       if (this.notificationsEnabled) this.writeAvailEvent();
       this.usedView.setUint16(this.usedOffset, 0, true);
     } else {
-      this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : VIRTQ_USED_F_NO_NOTIFY, true);
+      this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : NO_NOTIFY, true);
     }
   }
+}
+
+function chainTooLong(head: number, max: number): VirtioError {
+  return new VirtioError('ERR_CHAIN_TOO_LONG', `chain ${head} has more than ${max} segments`);
+}
+
+function bufferOutside(index: number, addr: number, len: number): VirtioError {
+  return new VirtioError('ERR_DESC_ADDRESS', `descriptor ${index} buffer 0x${addr.toString(16)}+${len} is outside guest memory`);
 }
 
 function isPowerOfTwo(v: unknown): v is number {
