@@ -1,0 +1,124 @@
+/**
+ * The `netbe` command line: `netbe serve …`, `netbe backends`, `netbe help`.
+ */
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { listBackends } from './backends-command';
+import { DEFAULT_BACKEND, startServe } from './serve';
+import { UsageError } from './usage-error';
+
+export const USAGE = `Usage:
+  netbe serve --vhost-user PATH [--backend SPEC] [--mac MAC] [--mtu N] [--stats SECONDS]
+              [--queue-size N] [--mem MiB]
+      Serve one virtio-net NIC on the vhost-user socket PATH, backed by SPEC
+      (default: ${DEFAULT_BACKEND}, the user-mode network). Prints the QEMU arguments that attach
+      a VM. --stats prints frames/s, bit/s and drops per direction every SECONDS.
+      Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+  netbe backends
+      List the backends, their options and examples.
+  netbe help`;
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopRequested: Promise<string>;
+}
+
+function processIo(): Io {
+  const stopRequested = new Promise<string>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => resolve(s));
+  });
+  return { out: (l) => console.log(l), err: (l) => console.error(l), stopRequested };
+}
+
+function positiveInt(option: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(option, `"${text}" is not a whole number in ${min}..${max}`);
+  return Number(text);
+}
+
+async function serveCommand(args: string[], io: Io): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        'vhost-user': { type: 'string' },
+        backend: { type: 'string' },
+        mac: { type: 'string' },
+        mtu: { type: 'string' },
+        stats: { type: 'string' },
+        'queue-size': { type: 'string' },
+        mem: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    const message = (e as Error).message;
+    const option = /option '(--?[\w-]+)/i.exec(message)?.[1] ?? /'(--?[\w-]+)/.exec(message)?.[1] ?? '';
+    if (/^Unknown option/i.test(message)) throw new UsageError(option, 'unknown option (see "netbe help")');
+    if (/argument missing/i.test(message)) throw new UsageError(option, 'needs a value');
+    throw new UsageError(option, message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const statsSeconds = values.stats === undefined ? undefined : Number(values.stats);
+  if (statsSeconds !== undefined && !(statsSeconds > 0 && statsSeconds <= 3600)) throw new UsageError('--stats', `"${values.stats}" is not a number of seconds in (0, 3600]`);
+  const queueSize = positiveInt('--queue-size', values['queue-size'] as string | undefined, 1, 32768);
+  if (queueSize !== undefined && (queueSize & (queueSize - 1)) !== 0) throw new UsageError('--queue-size', `${queueSize} is not a power of two`);
+  const nic = await startServe({
+    socketPath: (values['vhost-user'] as string | undefined) ?? '',
+    backend: values.backend as string | undefined,
+    mac: values.mac as string | undefined,
+    mtu: values.mtu as string | undefined,
+    statsSeconds,
+    queueSize,
+    memMiB: positiveInt('--mem', values.mem as string | undefined, 16, 1 << 20),
+    out: io.out,
+    err: io.err,
+  });
+  const signal = await io.stopRequested;
+  io.err(`netbe: ${signal}: shutting down`);
+  await nic.stop();
+  io.err('netbe: stopped');
+  return 0;
+}
+
+/** Runs the command; returns the exit status (0 ok, 2 usage error, 1 failure). */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest, io);
+      case 'backends':
+        await listBackends(io.out);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError('', `unknown command "${command}" (commands: serve, backends, help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`netbe: ${e.message}`);
+      return 2;
+    }
+    io.err(`netbe: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Exit explicitly: a backend or a watcher left open must not keep a stopped server alive.
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
