@@ -1,31 +1,11 @@
 import type { BackendListener, NetBackend } from '@netbe/core';
+export { concatBytes as concat, splitAt as split } from '@netbe/conformance';
 
 /** A frame of `len` bytes whose content depends on `seed` (byte i = seed + i). */
 export function frame(len: number, seed = 0): Uint8Array {
   const f = new Uint8Array(len);
   for (let i = 0; i < len; i++) f[i] = (seed + i) & 0xff;
   return f;
-}
-
-/** Splits `bytes` into views at the given cut points (an iov over one buffer). */
-export function split(bytes: Uint8Array, ...cuts: number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let at = 0;
-  for (const c of [...cuts, bytes.length]) {
-    out.push(bytes.subarray(at, c));
-    at = c;
-  }
-  return out;
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Receives the next frame into a fresh buffer of exactly peekRecvLen bytes. */
