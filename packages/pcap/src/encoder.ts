@@ -194,14 +194,14 @@ export class CaptureEncoder {
   }
 
   /**
-   * Appends one record gathered from `iov[0..iovcnt)` after skipping its first `skip` bytes (a
-   * virtio-net header). Bytes beyond the snapshot length are not written; the original length
-   * records them. Returns the captured length.
+   * Appends one record gathered from the first `length` bytes of `iov[0..iovcnt)` (default: all
+   * of it) after skipping the first `skip` bytes (a virtio-net header). Bytes beyond the snapshot
+   * length are not written; the original length records them. Returns the captured length.
    */
-  writePacket(out: ByteBuffer, iov: readonly Uint8Array[], iovcnt: number, skip: number, meta: PacketMeta): number {
+  writePacket(out: ByteBuffer, iov: readonly Uint8Array[], iovcnt: number, skip: number, meta: PacketMeta, length = Infinity): number {
     let total = 0;
     for (let i = 0; i < iovcnt; i++) total += iov[i]!.length;
-    const frameLength = Math.max(0, total - skip);
+    const frameLength = Math.max(0, Math.min(total, length) - skip);
     const captured = Math.min(frameLength, this.snapLength);
     const originalLength = Math.max(meta.originalLength ?? frameLength, captured);
     const le = this.littleEndian;

@@ -96,19 +96,22 @@ export class CaptureWriter {
     return this.writeIov(this.single, 1, 0, meta);
   }
 
-  /** Appends one frame gathered from an iov, skipping `skip` leading bytes (a vnet header). */
-  writeIov(iov: readonly Uint8Array[], iovcnt: number, skip: number, meta: PacketMeta): boolean {
+  /**
+   * Appends one frame gathered from the first `length` bytes of an iov (default all), skipping
+   * `skip` leading bytes (a vnet header).
+   */
+  writeIov(iov: readonly Uint8Array[], iovcnt: number, skip: number, meta: PacketMeta, length = Infinity): boolean {
     if (this.closed || this.failure !== undefined) {
       this.dropped++;
       return false;
     }
     let total = 0;
     for (let i = 0; i < iovcnt; i++) total += iov[i]!.length;
-    if (this.pending.length + this.encoder.recordLength(Math.max(0, total - skip)) > this.maxPendingBytes) {
+    if (this.pending.length + this.encoder.recordLength(Math.max(0, Math.min(total, length) - skip)) > this.maxPendingBytes) {
       this.dropped++;
       return false;
     }
-    this.encoder.writePacket(this.pending, iov, iovcnt, skip, meta);
+    this.encoder.writePacket(this.pending, iov, iovcnt, skip, meta, length);
     this.records++;
     if (this.pending.length >= this.flushBytes && !this.inFlight) void this.flush().catch(() => {});
     return true;

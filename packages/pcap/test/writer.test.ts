@@ -35,8 +35,11 @@ test('writeIov gathers across segments and skips a vnet header; snaplen truncate
   const iov = [hdr.subarray(0, 5), concat2(hdr.subarray(5), f.subarray(0, 10)), f.subarray(10, 90), f.subarray(90)];
   w.writeIov(iov, iov.length, 12, { seconds: 1, nanos: 0 });
   w.writeIov(iov, 2, 12, { seconds: 2, nanos: 0 }); // only the first 10 frame bytes
+  w.writeIov(iov, iov.length, 12, { seconds: 3, nanos: 0 }, 12 + 33); // a received frame of 33 bytes in a bigger iov
   await w.flush();
-  const [a, b] = decodeAll(sink.bytes());
+  const [a, b, c] = decodeAll(sink.bytes());
+  assert.equal([...c!.data], [...f.subarray(0, 33)]);
+  assert.is(c!.originalLength, 33);
   assert.is(a!.data.length, 100);
   assert.is(a!.originalLength, 150);
   assert.equal([...a!.data], [...f.subarray(0, 100)]);

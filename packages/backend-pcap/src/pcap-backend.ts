@@ -1,0 +1,214 @@
+import { RxSignal, scatterIov } from '@netbe/backend-memory';
+import {
+  isValidVnetHdrLen,
+  NetbeError,
+  newBackendStats,
+  type BackendListener,
+  type BackendStats,
+  type Iov,
+  type NetBackend,
+} from '@netbe/core';
+import { DIRECTION_OUTBOUND, type ByteSink, type ByteSource, type CaptureFormat, type CaptureReader, type DecoderOptions } from '@netbe/pcap';
+import { systemClock, type Clock } from './clock';
+import { FrameRecorder } from './frame-recorder';
+import { InputReplay, type Pace, type ReplaySummary } from './input-replay';
+
+export interface PcapInput {
+  /** Opens the file for a pass (called once per pass, or from the second pass when `first` is given). */
+  open: () => Promise<ByteSource> | ByteSource;
+  /** The first pass, already opened and its header checked. */
+  first?: CaptureReader;
+  /** `max` (default): as fast as the guest takes frames; `original`: at the file's timestamps. */
+  pace?: Pace;
+  /** Passes over the file (default 1); 0 loops forever. */
+  loop?: number;
+  decoder?: DecoderOptions;
+}
+
+export interface PcapOutput {
+  sink: ByteSink;
+  format: CaptureFormat;
+  /** Nanosecond timestamps (pcap: the nanosecond magic; pcapng: if_tsresol 9). */
+  nanosecond?: boolean;
+  /** Flush at least this often (default 1000 ms). */
+  flushIntervalMs?: number;
+  /** pcapng if_name. */
+  interfaceName?: string;
+}
+
+export interface PcapBackendOptions {
+  name: string;
+  input?: PcapInput;
+  output?: PcapOutput;
+  clock?: Clock;
+  /** Told when the input ended or failed (a damaged file: a PcapFormatError naming the offset). */
+  onInputEnd?: (error: Error | undefined, summary: ReplaySummary) => void;
+}
+
+/**
+ * `pcap,in=FILE,out=FILE`: the frames of `in` arrive at the guest (as fast as it posts
+ * buffers, or at the file's pace), the frames the guest sends are appended to `out`. Carries no
+ * offloads and no virtio-net header (the device adapts). Without `in` nothing arrives; without
+ * `out` sent frames are counted as drops.
+ */
+export class PcapBackend implements NetBackend {
+  readonly name: string;
+  /** Settles when the input is over: resolves after the last pass, rejects on a damaged file. */
+  readonly inputDone: Promise<ReplaySummary>;
+  private readonly counters: BackendStats = newBackendStats();
+  private readonly rx: RxSignal;
+  private readonly replay: InputReplay | undefined;
+  private readonly recorder: FrameRecorder | undefined;
+  private closed = false;
+  private inputError: Error | undefined;
+
+  constructor(options: PcapBackendOptions) {
+    this.name = options.name;
+    const clock = options.clock ?? systemClock;
+    this.rx = new RxSignal(() => !this.closed && this.replay?.head() !== undefined);
+    let settle!: { resolve: (s: ReplaySummary) => void; reject: (e: Error) => void };
+    this.inputDone = new Promise<ReplaySummary>((resolve, reject) => (settle = { resolve, reject }));
+    this.inputDone.catch(() => {}); // observed through onInputEnd or by whoever awaits it
+    if (options.output) {
+      const o = options.output;
+      this.recorder = new FrameRecorder(o.sink, {
+        format: o.format,
+        nanosecond: o.nanosecond ?? false,
+        flushIntervalMs: o.flushIntervalMs,
+        interfaces: [{ name: o.interfaceName ?? this.name }],
+        application: 'netbe',
+        clock,
+      });
+    }
+    if (options.input) {
+      const input = options.input;
+      this.replay = new InputReplay({
+        open: input.open,
+        first: input.first,
+        pace: input.pace ?? 'max',
+        loop: input.loop ?? 1,
+        clock,
+        decoder: input.decoder,
+        onReady: () => this.rx.notify(),
+        onEnd: (error, summary) => {
+          if (this.closed) return;
+          this.inputError = error;
+          if (error) settle.reject(error);
+          else settle.resolve(summary);
+          options.onInputEnd?.(error, summary);
+          // With nowhere to send either, the link has nothing more to carry.
+          if (!this.recorder) this.rx.link(false);
+        },
+      });
+      this.replay.start();
+    } else {
+      settle.resolve({ frames: 0, passes: 0, skipped: 0 });
+    }
+    this.closedReject = (e) => settle.reject(e);
+  }
+
+  private readonly closedReject: (e: Error) => void;
+
+  get stats(): Readonly<BackendStats> {
+    return this.counters;
+  }
+
+  /** Always 0: the backend carries bare Ethernet frames. */
+  get vnetHdrLen(): number {
+    return 0;
+  }
+
+  /** The error that stopped the input, if any. */
+  get error(): Error | undefined {
+    return this.inputError;
+  }
+
+  /** Frames the output could not keep (disk behind or failed), also counted in txDrops. */
+  get outputDrops(): number {
+    return this.recorder?.writer.dropped ?? 0;
+  }
+
+  attach(listener: BackendListener): void {
+    this.rx.attach(listener);
+  }
+
+  send(iov: Iov, iovcnt: number): number {
+    if (this.closed) return 0;
+    const count = Math.min(iovcnt, iov.length);
+    let total = 0;
+    for (let i = 0; i < count; i++) total += iov[i]!.length;
+    if (total === 0 || !this.recorder || !this.recorder.record(iov, count, 0, DIRECTION_OUTBOUND)) {
+      this.counters.txDrops++;
+      return 0;
+    }
+    this.counters.txFrames++;
+    this.counters.txBytes += total;
+    return total;
+  }
+
+  peekRecvLen(): number {
+    if (this.closed) return 0;
+    return this.replay?.head()?.length ?? 0;
+  }
+
+  recv(iov: Iov, iovcnt: number): number {
+    if (this.closed) return 0;
+    const frame = this.replay?.head();
+    if (frame === undefined) return 0;
+    const n = scatterIov(frame, 0, frame.length, iov, Math.min(iovcnt, iov.length));
+    this.replay!.consume();
+    if (n < 0) {
+      this.counters.rxDrops++;
+      return -1;
+    }
+    this.counters.rxFrames++;
+    this.counters.rxBytes += n;
+    return n;
+  }
+
+  rxDiscard(): number {
+    if (this.closed) return 0;
+    const frame = this.replay?.head();
+    if (frame === undefined) return 0;
+    const len = frame.length;
+    this.replay!.consume();
+    this.counters.rxDrops++;
+    return len;
+  }
+
+  rxEnable(): void {
+    if (!this.closed) this.rx.enable();
+  }
+
+  rxDisable(): void {
+    this.rx.disable();
+  }
+
+  getCap(): bigint {
+    return 0n;
+  }
+
+  setCap(features: bigint, vnetHdrLen: number): void {
+    if (this.closed) return;
+    if (!isValidVnetHdrLen(vnetHdrLen)) {
+      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: virtio-net header length ${vnetHdrLen} (expected 0, 10 or 12)`);
+    }
+    if (features !== 0n) {
+      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: carries no offloads (asked for 0x${features.toString(16)})`);
+    }
+    // The header length stays 0: the device strips and prepends headers (bhyve does the same).
+  }
+
+  /** Hands what was recorded so far to the output file. */
+  async flush(): Promise<void> {
+    await this.recorder?.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rx.close();
+    if (this.replay && !this.replay.ended) this.closedReject(new NetbeError('ERR_CLOSED', `${this.name}: closed while the input was being replayed`));
+    await Promise.all([this.replay?.close(), this.recorder?.close()]);
+  }
+}
