@@ -1,66 +1,315 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  DescriptorChain,
-  DeviceStatus,
-  SplitQueue,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_VERSION_1,
-  featureMask,
-  iovCopyFrom,
-  iovCopyTo,
-} from '@netbe/virtio';
+import { DescriptorChain, DescriptorWalker, GuestMemory, SplitQueue, STATUS_NEEDS_RESET, VIRTQ_USED_F_NO_NOTIFY, featureMask, VIRTIO_F_NOTIFY_ON_EMPTY, iovCopyFrom, iovCopyTo } from '@netbe/virtio';
 import { MockDriver } from '@netbe/virtio/testing';
+import { F_EVENT_IDX, F_INDIRECT, F_VERSION_1, bytes, pattern, rig } from './harness';
 
-const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
-
-function setup(features = featureMask(VIRTIO_F_VERSION_1) | featureMask(VIRTIO_F_INDIRECT_DESC) | featureMask(VIRTIO_F_EVENT_IDX), queueSize = 16) {
-  const driver = new MockDriver({ queueSize, memorySize: 1 << 20 });
-  const device = new DeviceStatus({ deviceFeatures: features });
-  const queue = new SplitQueue({ maxSize: queueSize });
-  const accepted = driver.negotiate(device, features);
-  queue.setFeatures(accepted);
-  assert.ok(driver.attach(queue));
-  driver.driverOk(device);
-  return { driver, device, queue, chain: new DescriptorChain(64) };
-}
-
-test('pop a direct chain with readable and writable parts, return it, driver reads it', () => {
-  const { driver, queue, chain } = setup();
+test('pop a direct chain with readable then writable parts; the driver reads the reply', () => {
+  const { driver, queue, chain } = rig();
   const head = driver.post({ readable: [bytes(1, 2, 3), bytes(4, 5)], writable: [4, 6] });
   assert.ok(queue.pop(chain));
   assert.is(chain.head, head);
   assert.is(chain.readable, 2);
   assert.is(chain.writable, 2);
+  assert.is(chain.count, 4);
   assert.is(chain.readableBytes, 5);
   assert.is(chain.writableBytes, 10);
   const out = new Uint8Array(5);
   assert.is(iovCopyFrom(chain.iov, chain.readable, 0, out), 5);
   assert.equal([...out], [1, 2, 3, 4, 5]);
-  const reply = bytes(9, 8, 7, 6, 5, 4, 3);
-  assert.is(iovCopyTo(chain.iov.slice(chain.readable), chain.writable, 0, reply), 7);
+  const writable = chain.iov.slice(chain.readable, chain.count);
+  assert.is(iovCopyTo(writable, chain.writable, 0, bytes(9, 8, 7, 6, 5, 4, 3)), 7);
   queue.addUsed(chain.head, 7);
   assert.not.ok(queue.pop(chain));
+  assert.is(driver.pendingUsed(), 0, 'nothing visible before publish');
   queue.publish();
   assert.ok(queue.needsInterrupt());
-  const used = driver.takeUsed();
-  assert.ok(used);
-  assert.is(used!.id, head);
-  assert.equal([...used!.written], [9, 8, 7, 6, 5, 4, 3]);
+  const used = driver.takeUsed()!;
+  assert.is(used.id, head);
+  assert.is(used.len, 7);
+  assert.equal([...used.written], [9, 8, 7, 6, 5, 4, 3]);
   assert.ok(driver.guardsIntact());
 });
 
-test('indirect chain split over small buffers', () => {
-  const { driver, queue, chain } = setup();
-  const frame = Uint8Array.from({ length: 100 }, (_, i) => i);
+test('indirect chains and chains split over many small buffers', () => {
+  const { driver, queue, chain } = rig({ maxSegments: 256 });
+  const frame = pattern(1000);
   driver.post({ readable: [frame], writable: [10], segmentSize: 7, indirect: true });
+  driver.post({ readable: [frame], segmentSize: 100 });
   assert.ok(queue.pop(chain));
-  assert.is(chain.readable, 15);
+  assert.is(chain.readable, 143);
   assert.is(chain.writable, 2);
-  const out = new Uint8Array(100);
-  assert.is(iovCopyFrom(chain.iov, chain.readable, 0, out), 100);
+  const out = new Uint8Array(1000);
+  assert.is(iovCopyFrom(chain.iov, chain.readable, 0, out), 1000);
   assert.equal(out, frame);
+  assert.ok(queue.pop(chain));
+  assert.is(chain.readable, 10);
+  assert.is(iovCopyFrom(chain.iov, chain.readable, 0, out.fill(0)), 1000);
+  assert.equal(out, frame);
+});
+
+test('a chain with more segments than maxSegments is refused (ERR_CHAIN_TOO_LONG)', () => {
+  const r = rig({ maxSegments: 4, queueSize: 16 });
+  r.driver.post({ readable: [pattern(5)], segmentSize: 1 });
+  assert.not.ok(r.queue.pop(r.chain));
+  assert.is(r.queue.error?.code, 'ERR_CHAIN_TOO_LONG');
+});
+
+test('the lazy walker yields descriptors one by one, across an indirect table', () => {
+  const { driver, queue } = rig();
+  const head = driver.post({ readable: [pattern(10)], writable: [6], segmentSize: 4, indirect: true });
+  const walker = new DescriptorWalker();
+  assert.ok(walker.start(queue, head));
+  const seen: Array<[number, boolean, boolean]> = [];
+  while (walker.next()) seen.push([walker.len, walker.writable, walker.inIndirect]);
+  assert.is(walker.error, null);
+  assert.equal(seen, [[4, false, true], [4, false, true], [2, false, true], [4, true, true], [2, true, true]]);
+});
+
+test('batch: add several used elements, publish once, one interrupt decision', () => {
+  const { driver, queue, chain } = rig({ features: F_VERSION_1 });
+  for (let i = 0; i < 5; i++) driver.post({ writable: [64] });
+  let n = 0;
+  while (queue.pop(chain)) {
+    queue.addUsed(chain.head, 10 + n);
+    n++;
+  }
+  assert.is(n, 5);
+  assert.is(driver.usedRingIdx(), 0);
+  queue.publish();
+  assert.is(driver.usedRingIdx(), 5);
+  assert.ok(queue.needsInterrupt(true));
+  assert.not.ok(queue.needsInterrupt(), 'nothing new since the last decision');
+  assert.equal(driver.takeAllUsed().map((u) => u.len), [10, 11, 12, 13, 14]);
+});
+
+test('retChains gives back the most recent chains; they pop again in order', () => {
+  const { driver, queue, chain } = rig();
+  const heads = [0, 1, 2].map(() => driver.post({ writable: [8] }));
+  const popped: number[] = [];
+  while (queue.pop(chain)) popped.push(chain.head);
+  assert.equal(popped, heads);
+  queue.retChains(2);
+  assert.is(queue.available(), 2);
+  assert.ok(queue.pop(chain));
+  assert.is(chain.head, heads[1]);
+  assert.throws(() => queue.retChains(3), RangeError);
+  assert.is(driver.availEvent(), queue.lastAvailIdx, 'avail_event follows the returned chains');
+});
+
+test('interrupt suppression without EVENT_IDX: avail->flags NO_INTERRUPT', () => {
+  const { driver, queue, chain } = rig({ features: F_VERSION_1 });
+  driver.disableInterrupts();
+  driver.post({ writable: [8] });
+  assert.ok(queue.pop(chain));
+  queue.putUsed(chain.head, 0);
+  assert.not.ok(queue.needsInterrupt());
+  driver.enableInterrupts();
+  driver.post({ writable: [8] });
+  assert.ok(queue.pop(chain));
+  queue.putUsed(chain.head, 0);
+  assert.ok(queue.needsInterrupt());
+});
+
+test('NOTIFY_ON_EMPTY interrupts when the device used all buffers, even when suppressed', () => {
+  const features = featureMask(VIRTIO_F_NOTIFY_ON_EMPTY);
+  const { driver, queue, chain } = rig({ features, legacy: true });
+  assert.ok(queue.notifyOnEmpty);
+  driver.disableInterrupts();
+  assert.not.ok(queue.needsInterrupt(false));
+  assert.ok(queue.needsInterrupt(true), 'even with nothing new used');
+  driver.post({ writable: [8] });
+  assert.ok(queue.pop(chain));
+  queue.putUsed(chain.head, 0);
+  assert.not.ok(queue.needsInterrupt(false));
+});
+
+test('EVENT_IDX: interrupt only when used->idx passes used_event (vring_need_event)', () => {
+  const { driver, queue, chain } = rig();
+  for (let i = 0; i < 6; i++) driver.post({ writable: [8] });
+  driver.setUsedEvent(3); // interrupt me when the 4th element (index 3) is used
+  const decisions: boolean[] = [];
+  for (let i = 0; i < 6; i++) {
+    assert.ok(queue.pop(chain));
+    queue.putUsed(chain.head, 0);
+    decisions.push(queue.needsInterrupt());
+  }
+  assert.equal(decisions, [false, false, false, true, false, false]);
+  // A batch that jumps over used_event still interrupts once.
+  driver.takeAllUsed();
+  driver.setUsedEvent(7);
+  for (let i = 0; i < 4; i++) driver.post({ writable: [8] });
+  while (queue.pop(chain)) queue.addUsed(chain.head, 0);
+  queue.publish();
+  assert.ok(queue.needsInterrupt());
+});
+
+test('kick suppression without EVENT_IDX: used->flags NO_NOTIFY, and the re-check after enabling', () => {
+  const { driver, queue, chain } = rig({ features: F_VERSION_1 });
+  let kicks = 0;
+  driver.onKick = () => kicks++;
+  driver.postAndKick({ readable: [bytes(1)] });
+  assert.is(kicks, 1);
+  queue.disableNotifications();
+  assert.is(driver.usedFlags() & VIRTQ_USED_F_NO_NOTIFY, VIRTQ_USED_F_NO_NOTIFY);
+  driver.postAndKick({ readable: [bytes(2)] });
+  assert.is(kicks, 1, 'suppressed');
+  while (queue.pop(chain)) queue.addUsed(chain.head, 0);
+  driver.post({ readable: [bytes(3)] }); // arrives while the device is about to sleep
+  assert.ok(queue.enableNotifications(), 'the re-check sees the late chain');
+  assert.is(driver.usedFlags(), 0);
+  assert.ok(queue.pop(chain));
+  assert.not.ok(queue.enableNotifications());
+  driver.postAndKick({ readable: [bytes(4)] });
+  assert.is(kicks, 2);
+});
+
+test('kick suppression with EVENT_IDX: the device writes avail_event, the driver honours it', () => {
+  const { driver, queue, chain } = rig();
+  let kicks = 0;
+  driver.onKick = () => kicks++;
+  assert.is(driver.availEvent(), 0, 'armed at activation');
+  driver.postAndKick({ readable: [bytes(1)] });
+  assert.is(kicks, 1);
+  assert.ok(queue.pop(chain));
+  assert.is(driver.availEvent(), 1, 'pop moves avail_event to the next index');
+  queue.disableNotifications();
+  assert.is(driver.usedFlags(), 0, 'EVENT_IDX does not use NO_NOTIFY');
+  driver.postAndKick({ readable: [bytes(2)] }); // idx 1 -> 2: passes avail_event 1: kick
+  assert.is(kicks, 2);
+  driver.postAndKick({ readable: [bytes(3)] }); // idx 2 -> 3: avail_event still 1: no kick
+  assert.is(kicks, 2);
+  assert.ok(queue.pop(chain));
+  assert.is(driver.availEvent(), 1, 'not moved while disabled');
+  assert.ok(queue.enableNotifications(), 'one more is waiting');
+  assert.is(driver.availEvent(), 2);
+  assert.ok(queue.pop(chain));
+  assert.is(driver.availEvent(), 3);
+  driver.postAndKick({ readable: [bytes(4)] });
+  assert.is(kicks, 3);
+});
+
+test('state round-trips through JSON and the restored queue continues', () => {
+  const { driver, queue, chain } = rig();
+  for (let i = 0; i < 3; i++) driver.post({ writable: [16] });
+  assert.ok(queue.pop(chain));
+  queue.putUsed(chain.head, 4);
+  queue.needsInterrupt();
+  queue.disableNotifications();
+  const json = JSON.stringify(queue.saveState());
+  const restored = new SplitQueue({ maxSize: 16 });
+  assert.ok(restored.restoreState(JSON.parse(json), driver.memory));
+  assert.equal(restored.saveState(), queue.saveState());
+  assert.ok(restored.pop(chain));
+  assert.is(chain.head, 1);
+  restored.putUsed(chain.head, 0);
+  assert.is(driver.usedRingIdx(), 2);
+  // Not ready: no memory needed.
+  const idle = new SplitQueue({ maxSize: 16 });
+  assert.ok(idle.restoreState(new SplitQueue({ maxSize: 16 }).saveState(), null));
+});
+
+test('restoreState refuses malformed or ill-fitting state with ERR_STATE', () => {
+  const { driver, queue } = rig();
+  const good = queue.saveState();
+  const bad: unknown[] = [
+    null,
+    { ...good, size: 12 },
+    { ...good, size: 32 }, // above this queue's maxSize 16
+    { ...good, lastAvailIdx: 70000 },
+    { ...good, descAddr: -16 },
+    { ...good, ready: 'yes' },
+    { ...good, broken: 5 },
+  ];
+  for (const s of bad) {
+    try {
+      new SplitQueue({ maxSize: 16 }).restoreState(s as never, driver.memory);
+      assert.unreachable(JSON.stringify(s));
+    } catch (e) {
+      assert.is((e as { code?: string }).code, 'ERR_STATE');
+    }
+  }
+  try {
+    new SplitQueue({ maxSize: 16 }).restoreState(good, null);
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'ERR_STATE');
+  }
+  // A saved broken queue stays broken.
+  const broken = new SplitQueue({ maxSize: 16 });
+  broken.restoreState({ ...good, broken: 'ERR_AVAIL_IDX' }, driver.memory);
+  assert.is(broken.error?.code, 'ERR_AVAIL_IDX');
+  assert.not.ok(broken.usable);
+});
+
+test('vhost-user style: set the avail base, take used->idx from the ring', () => {
+  const { driver, queue, chain } = rig();
+  for (let i = 0; i < 4; i++) driver.post({ writable: [16] });
+  // A fresh back-end takes over at avail index 2, with used->idx = 2 in guest memory.
+  driver.memory.writeU16(driver.usedAddr + 2, 2);
+  const q = new SplitQueue({ maxSize: 16 });
+  q.size = 16;
+  q.descAddr = driver.descAddr;
+  q.availAddr = driver.availAddr;
+  q.usedAddr = driver.usedAddr;
+  q.setFeatures(F_VERSION_1 | F_EVENT_IDX);
+  q.lastAvailIdx = 2;
+  assert.ok(q.activate(driver.memory));
+  q.syncUsedIdxFromRing();
+  assert.is(q.usedIdx, 2);
+  assert.ok(q.pop(chain));
+  assert.is(chain.head, 2);
+  q.putUsed(chain.head, 0);
+  assert.is(driver.usedRingIdx(), 3);
+  void queue;
+});
+
+test('reset returns the queue to its initial state and a device reset resets the queue', () => {
+  const r = rig();
+  r.driver.post({ writable: [16] });
+  assert.ok(r.queue.pop(r.chain));
+  r.device.writeStatus(0);
+  assert.is(r.device.status, 0);
+  assert.not.ok(r.queue.ready);
+  assert.is(r.queue.lastAvailIdx, 0);
+  assert.not.ok(r.queue.pop(r.chain));
+  assert.equal(r.queue.saveState(), new SplitQueue({ maxSize: 16 }).saveState());
+});
+
+test('a queue bound to new guest memory keeps indices and re-validates the rings', () => {
+  const { driver, queue, chain } = rig();
+  driver.post({ readable: [bytes(1, 2)] });
+  assert.ok(queue.pop(chain));
+  const same = new GuestMemory(driver.memory.regions);
+  assert.ok(queue.activate(same));
+  assert.is(queue.lastAvailIdx, 1);
+  const tiny = GuestMemory.allocate(4096);
+  assert.not.ok(queue.activate(tiny));
+  assert.is(queue.error?.code, 'ERR_RING_ADDRESS');
+});
+
+test('many chains through a small ring, wrapping the 16-bit indices', () => {
+  const r = rig({ queueSize: 4 });
+  const { driver, queue, chain } = r;
+  let got = 0;
+  for (let round = 0; round < 70000 / 4; round++) {
+    for (let i = 0; i < 4; i++) driver.post({ readable: [bytes(round & 0xff, i)] });
+    while (queue.pop(chain)) {
+      assert.is(chain.iov[0]![0], round & 0xff);
+      queue.addUsed(chain.head, 0);
+      got++;
+    }
+    queue.publish();
+    queue.needsInterrupt();
+    driver.takeAllUsed();
+  }
+  assert.is(got, 70000);
+  assert.is(queue.usedIdx, 70000 & 0xffff);
+  assert.is(queue.error, null);
+  void MockDriver;
+  void F_INDIRECT;
+  void STATUS_NEEDS_RESET;
+  void DescriptorChain;
 });
 
 test.run();

@@ -1,0 +1,167 @@
+/**
+ * A small, obviously-correct reference model of the device side of a split virtqueue, written
+ * straight from virtio 1.2 §2.7 with plain reads through GuestMemory's checked accessors. The
+ * property and fuzz tests run it beside SplitQueue and compare every decision.
+ */
+import { GuestMemory, vringNeedEvent } from '@netbe/virtio';
+
+export interface ModelSegment {
+  addr: number;
+  len: number;
+  writable: boolean;
+}
+
+export type ModelPop = { kind: 'empty' } | { kind: 'chain'; head: number; segments: ModelSegment[] } | { kind: 'error'; code: string };
+
+export interface ModelConfig {
+  size: number;
+  descAddr: number;
+  availAddr: number;
+  usedAddr: number;
+  eventIdx: boolean;
+  indirect: boolean;
+  notifyOnEmpty: boolean;
+  maxSegments: number;
+  policy: 'break' | 'drop';
+}
+
+function readDesc(memory: GuestMemory, at: number): { addr: number; len: number; flags: number; next: number } | null {
+  if (!memory.contains(at, 16)) return null;
+  return {
+    addr: memory.readU32(at) + memory.readU32(at + 4) * 4294967296,
+    len: memory.readU32(at + 8),
+    flags: memory.readU16(at + 12),
+    next: memory.readU16(at + 14),
+  };
+}
+
+/** Walks one chain; returns its segments or the error code, in the order the spec's rules apply. */
+export function modelWalk(memory: GuestMemory, c: ModelConfig, head: number): ModelSegment[] | string {
+  if (head >= c.size) return 'ERR_DESC_INDEX';
+  const segments: ModelSegment[] = [];
+  let tableAddr = c.descAddr;
+  let tableLen = c.size;
+  let inIndirect = false;
+  let index = head;
+  let hops = 0;
+  let sawWritable = false;
+  for (;;) {
+    if (hops >= tableLen) return 'ERR_DESC_LOOP';
+    const d = readDesc(memory, tableAddr + 16 * index)!;
+    hops++;
+    if (d.flags & 4) {
+      if (inIndirect) return 'ERR_INDIRECT_NESTED';
+      if (!c.indirect) return 'ERR_INDIRECT_NOT_NEGOTIATED';
+      if (d.flags & 1) return 'ERR_INDIRECT_WITH_NEXT';
+      if (d.len === 0 || d.len % 16 !== 0) return 'ERR_INDIRECT_LENGTH';
+      if (!memory.contains(d.addr, d.len)) return 'ERR_INDIRECT_ADDRESS';
+      tableAddr = d.addr;
+      tableLen = d.len / 16;
+      inIndirect = true;
+      index = 0;
+      hops = 0;
+      continue;
+    }
+    const writable = (d.flags & 2) !== 0;
+    if (!writable && sawWritable) return 'ERR_DESC_ORDER';
+    if (writable) sawWritable = true;
+    const hasNext = (d.flags & 1) !== 0;
+    if (hasNext && d.next >= tableLen) return 'ERR_DESC_INDEX';
+    if (segments.length === c.maxSegments) return 'ERR_CHAIN_TOO_LONG';
+    if (!memory.contains(d.addr, d.len)) return 'ERR_DESC_ADDRESS';
+    segments.push({ addr: d.addr, len: d.len, writable });
+    if (!hasNext) return segments;
+    index = d.next;
+  }
+}
+
+export class ModelQueue {
+  lastAvail = 0;
+  usedIdx = 0;
+  published = 0;
+  signalled = 0;
+  notificationsEnabled = true;
+  broken: string | null = null;
+  dropped = 0;
+  /** What the device should have written (the model only reads guest memory). */
+  availEvent: number | null = null;
+  readonly usedRing: Array<[number, number] | null>;
+
+  constructor(
+    readonly memory: GuestMemory,
+    readonly c: ModelConfig,
+  ) {
+    this.usedRing = new Array<[number, number] | null>(c.size).fill(null);
+  }
+
+  private availIdx(): number {
+    return this.memory.readU16(this.c.availAddr + 2);
+  }
+
+  pop(): ModelPop {
+    for (;;) {
+      if (this.broken !== null) return { kind: 'empty' };
+      const n = (this.availIdx() - this.lastAvail) & 0xffff;
+      if (n === 0) return { kind: 'empty' };
+      if (n > this.c.size) {
+        this.broken = 'ERR_AVAIL_IDX';
+        return { kind: 'error', code: 'ERR_AVAIL_IDX' };
+      }
+      const head = this.memory.readU16(this.c.availAddr + 4 + 2 * (this.lastAvail % this.c.size));
+      this.lastAvail = (this.lastAvail + 1) & 0xffff;
+      if (this.c.eventIdx && this.notificationsEnabled) this.availEvent = this.lastAvail;
+      const r = modelWalk(this.memory, this.c, head);
+      if (typeof r !== 'string') return { kind: 'chain', head, segments: r };
+      if (this.c.policy === 'break') {
+        this.broken = r;
+        return { kind: 'error', code: r };
+      }
+      this.dropped++;
+      if (head < this.c.size) this.addUsed(head, 0);
+    }
+  }
+
+  addUsed(head: number, len: number): void {
+    this.usedRing[this.usedIdx % this.c.size] = [head, len >>> 0];
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+  }
+
+  publish(): void {
+    this.published = this.usedIdx;
+  }
+
+  needsInterrupt(usedAllAvail: boolean): boolean {
+    const old = this.signalled;
+    const now = this.published;
+    this.signalled = now;
+    if (usedAllAvail && this.c.notifyOnEmpty) return true;
+    if (this.c.eventIdx) return vringNeedEvent(this.memory.readU16(this.c.availAddr + 4 + 2 * this.c.size), now, old);
+    return now !== old && (this.memory.readU16(this.c.availAddr) & 1) === 0;
+  }
+
+  /** Differences between what the device wrote and what the model expects (empty = agree). */
+  compareDeviceWrites(): string[] {
+    const diffs: string[] = [];
+    const m = this.memory;
+    const usedIdx = m.readU16(this.c.usedAddr + 2);
+    if (usedIdx !== this.published) diffs.push(`used->idx ${usedIdx}, expected ${this.published}`);
+    for (let i = 0; i < this.c.size; i++) {
+      const e = this.usedRing[i];
+      if (e === null || e === undefined) continue;
+      const at = this.c.usedAddr + 4 + 8 * i;
+      const id = m.readU32(at);
+      const len = m.readU32(at + 4);
+      if (id !== e[0] || len !== e[1]) diffs.push(`used ring slot ${i}: {${id}, ${len}}, expected {${e[0]}, ${e[1]}}`);
+    }
+    if (this.availEvent !== null) {
+      const ae = m.readU16(this.c.usedAddr + 4 + 8 * this.c.size);
+      if (ae !== this.availEvent) diffs.push(`avail_event ${ae}, expected ${this.availEvent}`);
+    }
+    return diffs;
+  }
+
+  retChains(n: number): void {
+    this.lastAvail = (this.lastAvail - n) & 0xffff;
+    if (this.c.eventIdx && this.notificationsEnabled && this.broken === null) this.availEvent = this.lastAvail;
+  }
+}
