@@ -1,6 +1,7 @@
 import type { NetBackend } from './backend';
 import { BackendConfig } from './config';
 import { ConfigError, NetbeError } from './errors';
+import { parseMac, parseMtu } from './mac-mtu';
 
 /** One option a backend accepts, for validation and for `netbe backends`. */
 export interface BackendOption {
@@ -91,6 +92,11 @@ export class BackendRegistry {
       }
       if (!option.repeatable && config.getAll(key).length > 1) throw new ConfigError(key, 'given more than once');
     }
+    // The NIC options are checked here too, so a bad value fails at creation, naming the option.
+    const mac = config.get('mac');
+    if (mac !== undefined) parseMac(mac);
+    const mtu = config.get('mtu');
+    if (mtu !== undefined) parseMtu(mtu);
   }
 }
 
