@@ -8,7 +8,7 @@ import {
   type Iov,
   type NetBackend,
 } from '@netbe/core';
-import { DIRECTION_OUTBOUND, type ByteSink, type ByteSource, type CaptureFormat, type CaptureReader, type DecoderOptions } from '@netbe/pcap';
+import { DIRECTION_OUTBOUND, MAX_CAPTURE_LENGTH, type ByteSink, type ByteSource, type CaptureFormat, type CaptureReader, type DecoderOptions } from '@netbe/pcap';
 import { systemClock, type Clock } from './clock';
 import { FrameRecorder } from './frame-recorder';
 import { InputReplay, type Pace, type ReplaySummary } from './input-replay';
@@ -137,7 +137,8 @@ export class PcapBackend implements NetBackend {
     const count = Math.min(iovcnt, iov.length);
     let total = 0;
     for (let i = 0; i < count; i++) total += iov[i]!.length;
-    if (total === 0 || !this.recorder || !this.recorder.record(iov, count, 0, DIRECTION_OUTBOUND)) {
+    // Larger than any record a capture file holds (and than any frame a guest sends): a drop.
+    if (total === 0 || total > MAX_CAPTURE_LENGTH || !this.recorder || !this.recorder.record(iov, count, 0, DIRECTION_OUTBOUND)) {
       this.counters.txDrops++;
       return 0;
     }
