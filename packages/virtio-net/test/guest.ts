@@ -36,11 +36,11 @@ export const RX_BASE = 0;
 export const TX_BASE = 0x4000000;
 
 export class TestGuest {
-  readonly device: VirtioNetDevice;
-  readonly status: DeviceStatus;
+  device: VirtioNetDevice;
+  status: DeviceStatus;
   readonly memory: GuestMemory;
-  readonly rxDriver: MockDriver;
-  readonly txDriver: MockDriver;
+  rxDriver: MockDriver;
+  txDriver: MockDriver;
   readonly guardsIntact: () => boolean;
   features = 0n;
   readonly interrupts = [0, 0];
@@ -59,8 +59,15 @@ export class TestGuest {
     const ringSize = options.ringSize ?? 256;
     this.rxDriver = new MockDriver({ memory: new GuestMemory([this.memory.regions[0]!]), queueSize: ringSize });
     this.txDriver = new MockDriver({ memory: new GuestMemory([this.memory.regions[1]!]), queueSize: ringSize });
-    this.device = new VirtioNetDevice({
-      ...options,
+    this.device = this.makeDevice();
+    this.status = this.makeStatus();
+    this.wireKicks();
+    if (options.start ?? true) this.start();
+  }
+
+  private makeDevice(): VirtioNetDevice {
+    const device = new VirtioNetDevice({
+      ...this.options,
       interrupt: (q) => {
         this.interrupts[q]!++;
         (q === RX_QUEUE ? this.rxDriver : this.txDriver).interrupt();
@@ -69,18 +76,49 @@ export class TestGuest {
         this.configChanges++;
       },
     });
-    this.device.memory = this.memory;
-    this.status = new DeviceStatus({
-      deviceFeatures: options.legacy ? this.device.offeredFeatures & 0xffffffffn : this.device.offeredFeatures,
-      legacy: options.legacy ?? false,
-      validateFeatures: (f) => this.device.checkFeatures(f) === null,
-      onFeatures: (f) => this.device.negotiate(f),
-      onDriverOk: () => this.device.start(),
-      onReset: () => void this.device.reset(),
+    device.memory = this.memory;
+    return device;
+  }
+
+  private makeStatus(): DeviceStatus {
+    const device = this.device;
+    return new DeviceStatus({
+      deviceFeatures: this.options.legacy ? device.offeredFeatures & 0xffffffffn : device.offeredFeatures,
+      legacy: this.options.legacy ?? false,
+      validateFeatures: (f) => device.checkFeatures(f) === null,
+      onFeatures: (f) => device.negotiate(f),
+      onDriverOk: () => device.start(),
+      onReset: () => void device.reset(),
     });
+  }
+
+  private wireKicks(): void {
     this.rxDriver.onKick = () => this.device.kick(RX_QUEUE);
     this.txDriver.onKick = () => this.device.kick(TX_QUEUE);
-    if (options.start ?? true) this.start();
+  }
+
+  /**
+   * Migration: a new device on the same backend and guest memory, restored from `snapshot`
+   * (after a JSON round trip), then resumed. The drivers keep their rings.
+   */
+  replaceDevice(snapshot: unknown): VirtioNetDevice {
+    this.device = this.makeDevice();
+    this.device.restore(JSON.parse(JSON.stringify(snapshot)));
+    this.status = this.makeStatus();
+    this.wireKicks();
+    this.device.resume();
+    return this.device;
+  }
+
+  /** The driver starts over after a device reset: fresh rings over the same memory, start-up again. */
+  reinit(): void {
+    const ringSize = this.options.ringSize ?? 256;
+    this.rxDriver = new MockDriver({ memory: new GuestMemory([this.memory.regions[0]!]), queueSize: ringSize });
+    this.txDriver = new MockDriver({ memory: new GuestMemory([this.memory.regions[1]!]), queueSize: ringSize });
+    this.partial = null;
+    this.status.writeStatus(0);
+    this.wireKicks();
+    this.start();
   }
 
   /** The driver's start-up: status handshake, features, both queues, DRIVER_OK. */
