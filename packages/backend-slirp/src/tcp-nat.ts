@@ -1,0 +1,230 @@
+import {
+  IP_PROTO_TCP, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4, tcpHeaderLen,
+  type Ipv4Address, type TcpOptions, type TcpPacket, type TcpRepr,
+} from '@netbe/wire';
+import type { SlirpCounters } from './counters';
+import type { GuestLink } from './guest-link';
+import type { SlirpHost } from './host';
+import type { HostForward } from './options';
+import { TcpConnection, type TcpEnv } from './tcp-connection';
+
+/**
+ * The TCP connection table: guest SYNs become host connects, hostfwd listeners' accepted
+ * sockets become SYNs toward the guest, everything else without a connection gets a RST
+ * (RFC 9293 §3.10.7.1). Bounded by `maxConnections` (a SYN beyond it is refused with RST).
+ */
+export class TcpNat implements TcpEnv {
+  private readonly byKey = new Map<string, TcpConnection>();
+  private readonly byHandle = new Map<number, TcpConnection>();
+  private readonly listeners = new Map<number, HostForward>();
+  private readonly usedVirtualPorts = new Set<number>();
+  /** hostfwd connections: handle → the virtual port they hold. */
+  private readonly virtualPortOf = new Map<number, number>();
+  private nextVirtualPort = 49152;
+  private readonly scratch: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0 };
+
+  constructor(
+    readonly host: SlirpHost,
+    private readonly link: GuestLink,
+    private readonly counters: SlirpCounters,
+    private readonly allocHandle: () => number,
+    private readonly gateway: Ipv4Address,
+    private readonly mtu: number,
+    private readonly maxConnections: number,
+    private readonly random: () => number,
+    readonly arm: (deadline: number) => void,
+    private readonly clock: () => number,
+  ) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  owns(handle: number): boolean {
+    return this.byHandle.has(handle) || this.listeners.has(handle);
+  }
+
+  connection(handle: number): TcpConnection | undefined {
+    return this.byHandle.get(handle);
+  }
+
+  /** Every connection (for dumps and tests). */
+  list(): TcpConnection[] {
+    return [...this.byKey.values()];
+  }
+
+  listen(rule: HostForward): number {
+    const handle = this.allocHandle();
+    this.listeners.set(handle, rule);
+    this.host.tcpListen(handle, rule.hostAddr, rule.hostPort);
+    return handle;
+  }
+
+  /**
+   * A guest segment. `realDst` is where a new connection goes on the host (undefined: refuse
+   * new connections to this destination, with `refuse` naming the reason).
+   */
+  input(srcIp: Ipv4Address, dstIp: Ipv4Address, seg: TcpPacket, realDst: { addr: Ipv4Address; port: number } | string, now: number): void {
+    const key = `${srcIp}/${seg.srcPort}/${dstIp}/${seg.dstPort}`;
+    const conn = this.byKey.get(key);
+    if (conn) {
+      conn.input(seg, now);
+      return;
+    }
+    const flags = seg.flags;
+    if (flags & TCP_RST) return;
+    if ((flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) {
+      this.counters.drop('tcp-no-connection');
+      this.refuse(srcIp, dstIp, seg);
+      return;
+    }
+    if (typeof realDst === 'string') {
+      this.counters.drop(realDst as 'restricted');
+      this.refuse(srcIp, dstIp, seg);
+      return;
+    }
+    if (this.byKey.size >= this.maxConnections) {
+      this.counters.drop('tcp-table-full');
+      this.refuse(srcIp, dstIp, seg);
+      return;
+    }
+    const handle = this.allocHandle();
+    const c = new TcpConnection(this, handle, srcIp, seg.srcPort, dstIp, seg.dstPort, this.mtu, this.iss(), 'HOST_CONNECTING', now);
+    c.acceptSyn(seg);
+    this.add(c);
+    this.host.log('debug', `tcp ${handle}: ${formatIpv4(srcIp)}:${seg.srcPort} -> ${formatIpv4(dstIp)}:${seg.dstPort} via ${formatIpv4(realDst.addr)}:${realDst.port}`);
+    this.host.tcpConnect(handle, realDst.addr, realDst.port);
+  }
+
+  hostConnected(handle: number, now: number): void {
+    this.byHandle.get(handle)?.hostConnected(now);
+  }
+
+  hostAccepted(listener: number, handle: number, peerAddr: Ipv4Address, peerPort: number, now: number): void {
+    const rule = this.listeners.get(listener);
+    if (!rule || this.byKey.size >= this.maxConnections) {
+      if (rule) this.counters.drop('tcp-table-full');
+      this.host.tcpClose(handle, true);
+      return;
+    }
+    const vport = this.allocVirtualPort();
+    this.host.tcpPause(handle, true); // until the guest completes the handshake
+    this.virtualPortOf.set(handle, vport);
+    const c = new TcpConnection(this, handle, rule.guestAddr, rule.guestPort, this.gateway, vport, this.mtu, this.iss(), 'SYN_SENT', now);
+    this.add(c);
+    this.host.log('debug', `tcp ${handle}: hostfwd ${formatIpv4(peerAddr)}:${peerPort} -> ${formatIpv4(rule.guestAddr)}:${rule.guestPort} as gateway:${vport}`);
+  }
+
+  hostData(handle: number, data: Uint8Array, now: number): void {
+    this.byHandle.get(handle)?.hostData(data, now);
+  }
+
+  hostEnd(handle: number, now: number): void {
+    this.byHandle.get(handle)?.hostEnd(now);
+  }
+
+  hostDrained(handle: number, buffered: number): void {
+    this.byHandle.get(handle)?.hostDrained(buffered);
+  }
+
+  hostClosed(handle: number, error: string | undefined, now: number): void {
+    if (this.listeners.has(handle)) {
+      this.host.log('warn', `hostfwd tcp listener closed${error ? `: ${error}` : ''}`);
+      this.listeners.delete(handle);
+      return;
+    }
+    this.byHandle.get(handle)?.hostClosed(error, now);
+  }
+
+  listenerBound(handle: number, port: number): void {
+    const rule = this.listeners.get(handle);
+    if (rule) {
+      rule.hostPort = port;
+      this.host.log('info', `hostfwd tcp ${formatIpv4(rule.hostAddr)}:${port} -> ${formatIpv4(rule.guestAddr)}:${rule.guestPort}`);
+    }
+  }
+
+  /** Runs expired timers. */
+  poll(now: number): void {
+    for (const c of [...this.byKey.values()]) if (c.deadline <= now) c.timeout(now);
+  }
+
+  nextDeadline(): number {
+    let t = Infinity;
+    for (const c of this.byKey.values()) if (c.deadline < t) t = c.deadline;
+    return t;
+  }
+
+  close(): void {
+    for (const c of [...this.byKey.values()]) c.reset('backend closed');
+    for (const h of this.listeners.keys()) this.host.tcpClose(h, true);
+    this.listeners.clear();
+  }
+
+  // ---- TcpEnv ----
+
+  emit(c: TcpConnection, flags: number, seq: number, ack: number, window: number, payloadOffset: number, payloadLen: number, options?: TcpOptions): void {
+    const repr = this.scratch;
+    repr.srcPort = c.virtualPort;
+    repr.dstPort = c.guestPort;
+    repr.seq = seq;
+    repr.ack = ack;
+    repr.flags = flags;
+    repr.window = window;
+    repr.options = options;
+    const hl = tcpHeaderLen(repr);
+    const queue = c.sendQueue;
+    this.link.sendIpv4(c.virtualIp, c.guestIp, IP_PROTO_TCP, hl + payloadLen, (buf, off, src, dst) => {
+      if (payloadLen > 0) queue.copyOut(payloadOffset, payloadLen, buf, off + hl);
+      emitTcp(repr, src, dst, payloadLen, buf, off);
+    }, this.clock());
+  }
+
+  closed(c: TcpConnection, reason: string): void {
+    this.byKey.delete(c.key);
+    this.byHandle.delete(c.handle);
+    const vport = this.virtualPortOf.get(c.handle);
+    if (vport !== undefined) {
+      this.virtualPortOf.delete(c.handle);
+      this.usedVirtualPorts.delete(vport);
+    }
+    this.counters.tcpConnectionsClosed++;
+    this.counters.activeTcpConnections = this.byKey.size;
+    this.host.log('debug', `tcp ${c.handle}: closed (${reason})`);
+  }
+
+  // ----
+
+  private add(c: TcpConnection): void {
+    this.byKey.set(c.key, c);
+    this.byHandle.set(c.handle, c);
+    this.counters.tcpConnectionsOpened++;
+    this.counters.activeTcpConnections = this.byKey.size;
+  }
+
+  /** RST for a segment with no connection (RFC 9293 §3.10.7.1). */
+  private refuse(srcIp: Ipv4Address, dstIp: Ipv4Address, seg: TcpPacket): void {
+    const flags = seg.flags;
+    const segLen = seg.payload.length + (flags & TCP_SYN ? 1 : 0) + (flags & 1 ? 1 : 0);
+    const repr: TcpRepr = flags & TCP_ACK
+      ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }
+      : { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: (seg.seq + segLen) >>> 0, flags: TCP_RST | TCP_ACK, window: 0 };
+    this.link.sendIpv4(dstIp, srcIp, IP_PROTO_TCP, 20, (buf, off, s, d) => emitTcp(repr, s, d, 0, buf, off), this.clock());
+  }
+
+  private iss(): number {
+    return Math.floor(this.random() * 0x100000000) >>> 0;
+  }
+
+  private allocVirtualPort(): number {
+    for (let i = 0; i < 16384; i++) {
+      const p = this.nextVirtualPort;
+      this.nextVirtualPort = p >= 65535 ? 49152 : p + 1;
+      if (!this.usedVirtualPorts.has(p)) {
+        this.usedVirtualPorts.add(p);
+        return p;
+      }
+    }
+    return 49152;
+  }
+}
