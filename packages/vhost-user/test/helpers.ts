@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { NetBackend } from '@netbe/core';
 import { createMemoryPair } from '@netbe/backend-memory';
 import { VirtioNetDevice } from '@netbe/virtio-net';
-import { VhostUserNetDevice, VhostUserServer } from '../src/index';
+import { VhostUserNetDevice, VhostUserServer, sysPlatform, type VhostUserPlatform } from '../src/index';
 import { VhostUserFrontend, type VhostUserFrontendOptions } from '../src/testing/index';
 
 /** A server with a virtio-net device on one end of a memory pair; the test holds the other end. */
@@ -20,14 +20,14 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function makeRig(o: { mac?: string } = {}): Promise<Rig> {
+export async function makeRig(o: { mac?: string; platform?: VhostUserPlatform } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'netbe-vu-'));
   const socketPath = join(dir, 'vu.sock');
   const [guestSide, wire] = createMemoryPair();
   const net = new VirtioNetDevice({ backend: guestSide, mac: o.mac ?? '52:54:00:12:34:56', queueSize: 256 });
   const device = new VhostUserNetDevice(net);
   const logs: string[] = [];
-  const server = VhostUserServer.listen({ socketPath, device, log: (l) => logs.push(l) });
+  const server = VhostUserServer.listen({ socketPath, device, log: (l) => logs.push(l), platform: o.platform });
   return {
     dir,
     socketPath,
@@ -58,4 +58,42 @@ export function frame(len: number, tag: number): Uint8Array {
   f[13] = 0xb5;
   new DataView(f.buffer).setUint32(14, tag);
   return f;
+}
+
+/** sysPlatform, counting mappings made and released. */
+export function countingPlatform(): VhostUserPlatform & { maps: number; unmaps: number } {
+  const p = {
+    ...sysPlatform,
+    maps: 0,
+    unmaps: 0,
+    mapShared(fd: number, offset: number, length: number) {
+      const m = sysPlatform.mapShared(fd, offset, length);
+      p.maps++;
+      return { bytes: m.bytes, unmap: () => { p.unmaps++; m.unmap(); } };
+    },
+  };
+  return p;
+}
+
+/** Collects what arrives on the host side of the wire. */
+export function collect(wire: NetBackend): Uint8Array[] {
+  const got: Uint8Array[] = [];
+  wire.attach({
+    rxReady: () => {
+      for (let n; (n = wire.peekRecvLen()) > 0; ) {
+        const b = new Uint8Array(n);
+        wire.recv([b], 1);
+        got.push(b);
+      }
+    },
+  });
+  wire.rxEnable();
+  return got;
+}
+
+/** A 12-byte zero virtio-net header followed by `frame`: what a guest puts in a TX chain. */
+export function withHeader(f: Uint8Array): Uint8Array {
+  const p = new Uint8Array(12 + f.length);
+  p.set(f, 12);
+  return p;
 }

@@ -53,7 +53,8 @@ interface Waiter {
 }
 
 export class VhostUserFrontend {
-  readonly fd: number;
+  /** The connection's socket (replaced by {@link reconnect}). */
+  fd: number;
   readonly memfd: number;
   readonly regions: MemoryRegionDesc[];
   /** Per ring: the guest memory holding its rings and buffers (its own region). */
@@ -66,13 +67,14 @@ export class VhostUserFrontend {
   features = 0n;
   protocolFeatures = 0n;
   /** Resolves when the back-end closes the connection. */
-  readonly closed: Promise<void>;
+  closed: Promise<void>;
   isClosed = false;
 
+  private readonly socketPath: string;
   private readonly mapping: ArrayBuffer;
-  private readonly watcher: Watcher;
+  private watcher: Watcher;
   private readonly callWatchers: Watcher[] = [];
-  private readonly reader = new MessageReader({ replies: true });
+  private reader = new MessageReader({ replies: true });
   private readonly buffer = new Uint8Array(HEADER_SIZE + MAX_PAYLOAD);
   private readonly waiters: Waiter[] = [];
   private readonly unsolicited: VhostUserMessage[] = [];
@@ -96,15 +98,37 @@ export class VhostUserFrontend {
       this.memories.push(memory);
       this.drivers.push(new MockDriver({ memory, queueSize: o.queueSize ?? 256 }));
     }
-    this.fd = sys.unixConnect(o.socketPath);
+    this.socketPath = o.socketPath;
+    this.closed = Promise.resolve();
+    this.fd = -1;
+    this.watcher = this.connect();
+  }
+
+  private connect(): Watcher {
+    this.fd = sys.unixConnect(this.socketPath);
+    this.isClosed = false;
+    this.reader = new MessageReader({ replies: true });
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
     });
-    this.watcher = sys.watcherCreate(this.fd, (error) => {
+    const fd = this.fd;
+    const watcher = sys.watcherCreate(fd, (error) => {
+      if (fd !== this.fd) return;
       if (error) this.onDisconnect(`socket error: ${error.message}`);
       else this.readAll();
     });
-    sys.watcherStart(this.watcher, sys.READABLE);
+    sys.watcherStart(watcher, sys.READABLE);
+    return watcher;
+  }
+
+  /**
+   * Drops the connection and connects again, keeping guest memory and the rings as they are:
+   * what QEMU does with `reconnect=` while the guest keeps running. Follow with {@link setUp}
+   * (passing the ring's `base` from before).
+   */
+  reconnect(): void {
+    this.onDisconnect('reconnecting');
+    this.watcher = this.connect();
   }
 
   /** The front-end's virtual address of guest-physical `gpa` in ring `ring`'s region. */
