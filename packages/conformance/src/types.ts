@@ -63,6 +63,12 @@ export interface ConformanceOptions {
    * of a few event-loop turns. Raise it for backends whose readiness crosses threads or processes.
    */
   quietMs?: number;
+  /**
+   * What this machine must have for the backend to run (root, /dev/net/tun, a command…). When
+   * `ok` is false the applicable groups are not run: off CI each is reported skipped with
+   * `reason`; under CI (CI=true) each fails with it, since CI must prove everything.
+   */
+  prerequisite?: { ok: boolean; reason: string };
 }
 
 /** The groups, in the order they run. */
