@@ -422,11 +422,15 @@ export class VhostUserSession {
     v.errorSignalled = false;
     if (!v.watch) {
       const fd = v.kickFd;
-      v.watch = this.platform.watchReadable(
-        fd,
-        () => this.onKick(index, v, fd),
-        (e) => this.fatal(new VhostUserError('ERR_IO', `ring ${index}: polling the kick fd failed: ${e.message}`, { cause: e })),
-      );
+      try {
+        v.watch = this.platform.watchReadable(
+          fd,
+          () => this.onKick(index, v, fd),
+          (e) => this.fatal(new VhostUserError('ERR_IO', `ring ${index}: polling the kick fd failed: ${e.message}`, { cause: e })),
+        );
+      } catch (e) {
+        throw new VhostUserError('ERR_PROTOCOL', `${requestName(msg.request)}: ring ${index}: the kick fd cannot be polled (not an eventfd?): ${(e as Error).message}`, { cause: e });
+      }
     }
     // Without protocol features the ring is enabled as soon as it starts (vhost-user.rst, "Ring states").
     if ((this.features & F_PROTOCOL_FEATURES) === 0n) v.enabled = true;
