@@ -85,13 +85,57 @@ export class ModelQueue {
   dropped = 0;
   /** What the device should have written (the model only reads guest memory). */
   availEvent: number | null = null;
+  usedFlags: number | null = null;
   readonly usedRing: Array<[number, number] | null>;
 
+  /**
+   * With `writeMemory` the model also performs the device's writes on `memory` (give it its own
+   * copy of guest memory); without, it only records what the device should have written.
+   */
   constructor(
     readonly memory: GuestMemory,
     readonly c: ModelConfig,
+    readonly writeMemory = false,
   ) {
     this.usedRing = new Array<[number, number] | null>(c.size).fill(null);
+    this.writeNotificationState(); // as activation does
+  }
+
+  private setAvailEvent(v: number): void {
+    this.availEvent = v;
+    if (this.writeMemory) this.memory.writeU16(this.c.usedAddr + 4 + 8 * this.c.size, v);
+  }
+
+  private setUsedFlags(v: number): void {
+    this.usedFlags = v;
+    if (this.writeMemory) this.memory.writeU16(this.c.usedAddr, v);
+  }
+
+  private writeNotificationState(): void {
+    if (this.c.eventIdx) {
+      if (this.notificationsEnabled) this.setAvailEvent(this.lastAvail);
+      this.setUsedFlags(0);
+    } else {
+      this.setUsedFlags(this.notificationsEnabled ? 0 : 1);
+    }
+  }
+
+  disableNotifications(): void {
+    this.notificationsEnabled = false;
+    this.writeNotificationState();
+  }
+
+  /** Returns whether chains are available after re-enabling (breaking on a bad avail->idx). */
+  enableNotifications(): boolean {
+    this.notificationsEnabled = true;
+    if (this.broken !== null) return false;
+    this.writeNotificationState();
+    const n = (this.availIdx() - this.lastAvail) & 0xffff;
+    if (n > this.c.size) {
+      this.broken = 'ERR_AVAIL_IDX';
+      return false;
+    }
+    return n !== 0;
   }
 
   private availIdx(): number {
@@ -109,7 +153,7 @@ export class ModelQueue {
       }
       const head = this.memory.readU16(this.c.availAddr + 4 + 2 * (this.lastAvail % this.c.size));
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
-      if (this.c.eventIdx && this.notificationsEnabled) this.availEvent = this.lastAvail;
+      if (this.c.eventIdx && this.notificationsEnabled) this.setAvailEvent(this.lastAvail);
       const r = modelWalk(this.memory, this.c, head);
       if (typeof r !== 'string') return { kind: 'chain', head, segments: r };
       if (this.c.policy === 'break') {
@@ -123,10 +167,16 @@ export class ModelQueue {
 
   addUsed(head: number, len: number): void {
     this.usedRing[this.usedIdx % this.c.size] = [head, len >>> 0];
+    if (this.writeMemory) {
+      const at = this.c.usedAddr + 4 + 8 * (this.usedIdx % this.c.size);
+      this.memory.writeU32(at, head);
+      this.memory.writeU32(at + 4, len >>> 0);
+    }
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
   }
 
   publish(): void {
+    if (this.writeMemory && this.published !== this.usedIdx) this.memory.writeU16(this.c.usedAddr + 2, this.usedIdx);
     this.published = this.usedIdx;
   }
 
@@ -153,6 +203,7 @@ export class ModelQueue {
       const len = m.readU32(at + 4);
       if (id !== e[0] || len !== e[1]) diffs.push(`used ring slot ${i}: {${id}, ${len}}, expected {${e[0]}, ${e[1]}}`);
     }
+    if (this.usedFlags !== null && m.readU16(this.c.usedAddr) !== this.usedFlags) diffs.push(`used->flags ${m.readU16(this.c.usedAddr)}, expected ${this.usedFlags}`);
     if (this.availEvent !== null) {
       const ae = m.readU16(this.c.usedAddr + 4 + 8 * this.c.size);
       if (ae !== this.availEvent) diffs.push(`avail_event ${ae}, expected ${this.availEvent}`);
@@ -162,6 +213,6 @@ export class ModelQueue {
 
   retChains(n: number): void {
     this.lastAvail = (this.lastAvail - n) & 0xffff;
-    if (this.c.eventIdx && this.notificationsEnabled && this.broken === null) this.availEvent = this.lastAvail;
+    if (this.c.eventIdx && this.notificationsEnabled && this.broken === null) this.setAvailEvent(this.lastAvail);
   }
 }
