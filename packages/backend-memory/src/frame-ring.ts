@@ -59,7 +59,7 @@ export class FrameRing {
     // The header lands in [HDR - hdrLen, HDR) and the frame at HDR; then the header is moved to
     // its canonical place at 0.
     gatherIov(iov, iovcnt, slot, HDR - hdrLen);
-    if (hdrLen === 0) slot.fill(0, 0, HDR);
+    if (hdrLen === 0) for (let k = 0; k < HDR; k++) slot[k] = 0;
     else if (hdrLen !== HDR) {
       slot.copyWithin(0, HDR - hdrLen, HDR);
       slot.fill(0, hdrLen, HDR);

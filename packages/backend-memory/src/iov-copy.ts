@@ -1,7 +1,7 @@
 import type { Iov } from '@netbe/core';
 
 /** Below this many bytes a segment is copied byte by byte: no subarray view is allocated. */
-const SMALL_COPY = 256;
+const SMALL_COPY = 64;
 
 /**
  * Copies `iov[0..iovcnt)` into `dst` starting at `dstOffset`. The caller has checked that the
@@ -20,10 +20,15 @@ export function gatherIov(iov: Iov, iovcnt: number, dst: Uint8Array, dstOffset: 
 /**
  * Copies `src[start..end)` into `iov[0..iovcnt)`, segment after segment. Returns the bytes
  * copied (`end - start`), or -1 with nothing copied when the iov is too small. Allocates nothing
- * for frames that fit in the first segment or for small segments.
+ * when `src` is exactly the bytes to copy and the first segment holds them (pass a prepared
+ * view), or for small copies.
  */
 export function scatterIov(src: Uint8Array, start: number, end: number, iov: Iov, iovcnt: number): number {
   const len = end - start;
+  if (iovcnt > 0 && iov[0]!.length >= len) {
+    copyInto(iov[0]!, src, start, len);
+    return len;
+  }
   let room = 0;
   for (let i = 0; i < iovcnt; i++) room += iov[i]!.length;
   if (room < len) return -1;
@@ -31,14 +36,15 @@ export function scatterIov(src: Uint8Array, start: number, end: number, iov: Iov
   for (let i = 0; i < iovcnt && at < end; i++) {
     const seg = iov[i]!;
     const n = Math.min(seg.length, end - at);
-    if (n <= SMALL_COPY) {
-      for (let k = 0; k < n; k++) seg[k] = src[at + k]!;
-    } else if (at === 0 && n === src.length) {
-      seg.set(src, 0);
-    } else {
-      seg.set(src.subarray(at, at + n), 0);
-    }
+    copyInto(seg, src, at, n);
     at += n;
   }
   return len;
+}
+
+/** dst[0..n) = src[at..at+n), without allocating a view when it can. */
+function copyInto(dst: Uint8Array, src: Uint8Array, at: number, n: number): void {
+  if (at === 0 && n === src.length) dst.set(src, 0);
+  else if (n <= SMALL_COPY) for (let k = 0; k < n; k++) dst[k] = src[at + k]!;
+  else dst.set(src.subarray(at, at + n), 0);
 }

@@ -18,6 +18,8 @@ export class SourceBackend extends SinkBackend {
   override readonly mode: 'sink' | 'source' = 'source';
   /** Zeroed 12-byte header area, then the frame. */
   private readonly template: Uint8Array;
+  /** The template as received with a header of 0, 10 and 12 bytes (views made once). */
+  private readonly views: Uint8Array[] = [];
   private readonly frameSize: number;
   private remaining: number;
   private sequence = 0;
@@ -33,6 +35,7 @@ export class SourceBackend extends SinkBackend {
     t.set(SOURCE_MAC, f + 6);
     t[f + 12] = SOURCE_ETHERTYPE >> 8;
     t[f + 13] = SOURCE_ETHERTYPE & 0xff;
+    for (let h = 0; h <= VNET_HDR_LEN; h++) this.views.push(t.subarray(VNET_HDR_LEN - h));
   }
 
   /** Frames generated so far (received or discarded). */
@@ -54,7 +57,8 @@ export class SourceBackend extends SinkBackend {
     if (t.length > at + 2) t[at + 2] = (seq >>> 8) & 0xff;
     if (t.length > at + 3) t[at + 3] = seq & 0xff;
     this.next();
-    return scatterIov(t, VNET_HDR_LEN - hdrLen, t.length, iov, iovcnt);
+    const view = this.views[hdrLen]!;
+    return scatterIov(view, 0, view.length, iov, iovcnt);
   }
 
   protected override discard(): number {
