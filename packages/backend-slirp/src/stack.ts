@@ -13,7 +13,7 @@ import { DnsForwarder } from './dns-forwarder';
 import { GuestLink } from './guest-link';
 import type { HostEvents, SlirpHost } from './host';
 import { IcmpRelay } from './icmp-relay';
-import type { SlirpOptions } from './options';
+import type { HostForward, SlirpOptions } from './options';
 import { Reassembler } from './reassembly';
 import { TcpNat } from './tcp-nat';
 import { UdpNat } from './udp-nat';
@@ -58,7 +58,8 @@ export class SlirpStack implements HostEvents {
   private lastNow = 0;
   private icmpWarned = false;
   private closed = false;
-  private readonly hostForwardHandles: number[] = [];
+  /** The hostfwd rules with the handle of their listening socket (ports are filled in once bound). */
+  readonly hostForwards: Array<{ rule: HostForward; handle: number }> = [];
 
   constructor(options: SlirpOptions, deps: SlirpStackDeps) {
     this.options = options;
@@ -78,7 +79,7 @@ export class SlirpStack implements HostEvents {
     this.icmp = new IcmpRelay(options.maxIcmpPending, random);
     this.reassembler = new Reassembler(options.reassembly, (r) => this.counters.drop(r));
     for (const rule of options.hostForwards) {
-      this.hostForwardHandles.push(rule.protocol === 'udp' ? this.udp.listen(rule) : this.tcp.listen(rule));
+      this.hostForwards.push({ rule, handle: rule.protocol === 'udp' ? this.udp.listen(rule) : this.tcp.listen(rule) });
     }
   }
 

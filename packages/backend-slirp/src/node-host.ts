@@ -1,0 +1,283 @@
+import { createSocket as createUdpSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
+import { connect as tcpConnect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { formatIpv4, parseIpv4Address, type Ipv4Address } from '@netbe/wire';
+import type { HostEvents, SlirpHost } from './host';
+
+/** The stack as the adapter sees it: its event methods, plus the two it needs for accepted sockets. */
+export interface StackEvents extends HostEvents {
+  allocHandle(): number;
+  hostTcpListening(handle: number, port: number): void;
+  poll(now: number): number;
+}
+
+interface RawSocketModule {
+  createSocket(options: { protocol: number; addressFamily?: number }): RawSocket;
+  Protocol: { ICMP: number };
+}
+interface RawSocket {
+  on(event: 'message', fn: (buf: Buffer, source: string) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  send(buf: Buffer, offset: number, length: number, address: string, after: (err?: Error) => void): void;
+  close(): void;
+}
+
+export interface NodeHostOptions {
+  /** Try to open an ICMP socket (raw, needs CAP_NET_RAW) for echo forwarding. */
+  icmp: boolean;
+  log: (level: 'debug' | 'info' | 'warn', message: string) => void;
+}
+
+/**
+ * The Node adapter for the sans-I/O stack: dgram and net sockets, a raw ICMP socket (npm
+ * `raw-socket`; Node has no ICMP API), a monotonic clock and one timer for the stack's deadline.
+ * Every socket callback becomes one `host*` call on the stack with `now`, and the deadline it
+ * returns re-arms the timer.
+ */
+export class NodeSlirpHost implements SlirpHost {
+  private events: StackEvents | undefined;
+  private readonly udp = new Map<number, UdpSocket>();
+  private readonly tcp = new Map<number, TcpSocket>();
+  private readonly tcpErrors = new Map<number, string>();
+  private readonly servers = new Map<number, Server>();
+  private raw: RawSocket | undefined;
+  readonly icmpAvailable: boolean;
+  readonly icmpUnavailableReason: string | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+  /** Listener results, for `SlirpBackend.create` to wait on: handle → port or error. */
+  readonly listenerResults = new Map<number, { port?: number; error?: string }>();
+  onListenerResult: () => void = () => undefined;
+
+  constructor(private readonly opts: NodeHostOptions) {
+    let reason: string | undefined;
+    if (opts.icmp) {
+      try {
+        const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
+        this.raw = raw.createSocket({ protocol: raw.Protocol.ICMP });
+        this.raw.on('message', (buf, source) => this.rawMessage(buf, source));
+        this.raw.on('error', (err) => this.log('warn', `icmp socket: ${err.message}`));
+      } catch (e) {
+        reason = `cannot open an ICMP socket: ${(e as Error).message}`;
+      }
+    } else {
+      reason = 'ICMP forwarding disabled (icmp=off)';
+    }
+    this.icmpAvailable = this.raw !== undefined;
+    this.icmpUnavailableReason = reason;
+  }
+
+  /** Connects the adapter to the stack (which was built with this host). */
+  bind(events: StackEvents): void {
+    this.events = events;
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  /** Arms the single timer for `deadline` (ms on {@link now}'s clock) if it is earlier than the armed one. */
+  schedule(deadline: number): void {
+    if (this.closed || deadline === Infinity || deadline >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(this.fire, Math.max(0, Math.ceil(deadline - this.now())));
+    this.timer.unref?.();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed || !this.events) return;
+    this.schedule(this.events.poll(this.now()));
+  };
+
+  private emit(fn: (ev: StackEvents, now: number) => number): void {
+    if (this.closed || !this.events) return;
+    this.schedule(fn(this.events, this.now()));
+  }
+
+  // ---------------------------------------------------------------- UDP
+
+  udpOpen(handle: number, bindAddr: Ipv4Address, bindPort: number): void {
+    const sock = createUdpSocket('udp4');
+    this.udp.set(handle, sock);
+    sock.on('message', (msg, rinfo) => {
+      const addr = parseIpv4Address(rinfo.address);
+      if (addr === undefined) return;
+      this.emit((ev, now) => ev.hostUdpReceived(handle, addr, rinfo.port, new Uint8Array(msg.buffer, msg.byteOffset, msg.length), now));
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      this.udp.delete(handle);
+      try {
+        sock.close();
+      } catch {
+        /* already closed */
+      }
+      this.listenerDone(handle, { error: err.code ?? err.message });
+      this.emit((ev, now) => ev.hostUdpError(handle, err.code ?? err.message, now));
+    });
+    sock.bind({ address: formatIpv4(bindAddr), port: bindPort, exclusive: true }, () => {
+      const port = sock.address().port;
+      this.listenerDone(handle, { port });
+      this.emit((ev, now) => ev.hostUdpOpened(handle, port, now));
+    });
+  }
+
+  udpSend(handle: number, dstAddr: Ipv4Address, dstPort: number, payload: Uint8Array): void {
+    const sock = this.udp.get(handle);
+    if (!sock) return;
+    sock.send(payload, dstPort, formatIpv4(dstAddr), (err) => {
+      if (err) this.log('debug', `udp ${handle}: send to ${formatIpv4(dstAddr)}:${dstPort}: ${err.message}`);
+    });
+  }
+
+  udpClose(handle: number): void {
+    const sock = this.udp.get(handle);
+    if (!sock) return;
+    this.udp.delete(handle);
+    sock.close();
+  }
+
+  // ---------------------------------------------------------------- TCP
+
+  tcpConnect(handle: number, dstAddr: Ipv4Address, dstPort: number): void {
+    const sock = tcpConnect({ host: formatIpv4(dstAddr), port: dstPort, allowHalfOpen: true, noDelay: true });
+    this.wireTcp(handle, sock);
+    sock.once('connect', () => this.emit((ev, now) => ev.hostTcpConnected(handle, now)));
+  }
+
+  tcpListen(handle: number, bindAddr: Ipv4Address, bindPort: number): void {
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (sock) => {
+      if (this.closed || !this.events) {
+        sock.destroy();
+        return;
+      }
+      const peer = parseIpv4Address(sock.remoteAddress ?? '') ?? 0;
+      const h = this.events.allocHandle();
+      this.wireTcp(h, sock);
+      this.emit((ev, now) => ev.hostTcpAccepted(handle, h, peer, sock.remotePort ?? 0, now));
+    });
+    this.servers.set(handle, server);
+    this.pendingListeners.add(handle);
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      this.servers.delete(handle);
+      this.listenerDone(handle, { error: err.code ?? err.message });
+      this.emit((ev, now) => ev.hostTcpClosed(handle, err.code ?? err.message, now));
+    });
+    server.listen({ host: formatIpv4(bindAddr), port: bindPort, exclusive: true }, () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : bindPort;
+      this.listenerDone(handle, { port });
+      this.events?.hostTcpListening(handle, port);
+    });
+  }
+
+  /** UDP hostfwd sockets are listeners too (the backend waits for their bind). */
+  private readonly pendingListeners = new Set<number>();
+  /** Marks a UDP handle as a hostfwd listener whose bind result {@link listenerResults} records. */
+  markListener(handle: number): void {
+    this.pendingListeners.add(handle);
+  }
+  private listenerDone(handle: number, result: { port?: number; error?: string }): void {
+    if (!this.pendingListeners.delete(handle)) return;
+    this.listenerResults.set(handle, result);
+    this.onListenerResult();
+  }
+
+  private wireTcp(handle: number, sock: TcpSocket): void {
+    this.tcp.set(handle, sock);
+    sock.on('data', (buf: Buffer) => this.emit((ev, now) => ev.hostTcpData(handle, new Uint8Array(buf.buffer, buf.byteOffset, buf.length), now)));
+    sock.on('end', () => this.emit((ev, now) => ev.hostTcpEnd(handle, now)));
+    sock.on('drain', () => this.emit((ev, now) => ev.hostTcpDrained(handle, sock.writableLength, now)));
+    sock.on('error', (err: NodeJS.ErrnoException) => this.tcpErrors.set(handle, err.code ?? err.message));
+    sock.on('close', () => {
+      const known = this.tcp.get(handle) === sock;
+      this.tcp.delete(handle);
+      const error = this.tcpErrors.get(handle);
+      this.tcpErrors.delete(handle);
+      if (known) this.emit((ev, now) => ev.hostTcpClosed(handle, error, now));
+    });
+  }
+
+  tcpWrite(handle: number, data: Uint8Array): number {
+    const sock = this.tcp.get(handle);
+    if (!sock || sock.writableEnded) return 0;
+    sock.write(data);
+    return sock.writableLength;
+  }
+
+  tcpShutdown(handle: number): void {
+    const sock = this.tcp.get(handle);
+    if (sock && !sock.writableEnded) sock.end();
+  }
+
+  tcpClose(handle: number, reset: boolean): void {
+    const server = this.servers.get(handle);
+    if (server) {
+      this.servers.delete(handle);
+      server.close();
+      return;
+    }
+    const sock = this.tcp.get(handle);
+    if (!sock) return;
+    this.tcp.delete(handle); // the stack has forgotten it: no more events
+    if (reset) sock.resetAndDestroy();
+    else if (sock.writableEnded) sock.destroySoon();
+    else sock.end(() => sock.destroy());
+  }
+
+  tcpPause(handle: number, paused: boolean): void {
+    const sock = this.tcp.get(handle);
+    if (!sock) return;
+    if (paused) sock.pause();
+    else sock.resume();
+  }
+
+  // ---------------------------------------------------------------- ICMP
+
+  icmpSend(dst: Ipv4Address, message: Uint8Array): void {
+    if (!this.raw) return;
+    const buf = Buffer.from(message.buffer, message.byteOffset, message.length);
+    this.raw.send(buf, 0, buf.length, formatIpv4(dst), (err) => {
+      if (err) this.log('debug', `icmp send to ${formatIpv4(dst)}: ${err.message}`);
+    });
+  }
+
+  private rawMessage(buf: Buffer, source: string): void {
+    // IPv4 raw sockets deliver the IP header: skip it (IHL).
+    if (buf.length < 20) return;
+    const ihl = (buf[0]! & 0xf) * 4;
+    if (ihl < 20 || buf.length < ihl + 8) return;
+    const src = parseIpv4Address(source);
+    if (src === undefined) return;
+    const icmp = new Uint8Array(buf.buffer, buf.byteOffset + ihl, buf.length - ihl);
+    if (icmp[0] === 8) return; // echo requests (ours, looped back, or anyone's): not for the stack
+    this.emit((ev, now) => ev.hostIcmpReceived(src, icmp, now));
+  }
+
+  log(level: 'debug' | 'info' | 'warn', message: string): void {
+    this.opts.log(level, message);
+  }
+
+  /** Closes every socket, server and the timer; resolves when they are closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const waits: Array<Promise<void>> = [];
+    for (const s of this.udp.values()) waits.push(new Promise((r) => s.close(() => r())));
+    for (const s of this.tcp.values()) {
+      waits.push(new Promise((r) => s.once('close', () => r())));
+      s.destroy();
+    }
+    for (const s of this.servers.values()) waits.push(new Promise((r) => s.close(() => r())));
+    this.udp.clear();
+    this.tcp.clear();
+    this.servers.clear();
+    this.raw?.close();
+    this.raw = undefined;
+    await Promise.all(waits);
+  }
+}

@@ -1,0 +1,4 @@
+// Importing the package registers the `slirp` prefix in the default registry.
+import { registerSlirpBackend } from './factory';
+
+registerSlirpBackend();
