@@ -141,9 +141,17 @@ export function createNetns(tag = 'ns'): Netns {
   if (!/^[a-z0-9]{0,12}$/i.test(tag)) throw new Error(`netns tag "${tag}": use up to 12 letters or digits`);
   if (!hooked) {
     hooked = true;
-    process.once('exit', () => {
+    const destroyAll = (): void => {
       for (const ns of [...live]) ns.destroy();
-    });
+    };
+    process.once('exit', destroyAll);
+    // A signal ends the process without 'exit': clean up, then die of the same signal.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        destroyAll();
+        process.kill(process.pid, signal);
+      });
+    }
     sweepStaleNetns();
   }
   const name = `${PREFIX}${process.pid}-${counter++}-${tag}`;
