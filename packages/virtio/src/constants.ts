@@ -3,9 +3,9 @@ export const VIRTQ_DESC_F_NEXT = 1;
 export const VIRTQ_DESC_F_WRITE = 2;
 export const VIRTQ_DESC_F_INDIRECT = 4;
 
-/** avail->flags: the driver asks for no interrupts (§2.7.7). */
+/** avail->flags: the driver asks for no used buffer notifications (§2.7.6, §2.7.7). */
 export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
-/** used->flags: the device asks for no notifications (kicks) (§2.7.10). */
+/** used->flags: the device asks for no available buffer notifications (kicks) (§2.7.8, §2.7.10). */
 export const VIRTQ_USED_F_NO_NOTIFY = 1;
 
 /** Largest split queue (§2.7: "Queue Size ... maximum is 32768"). */
@@ -54,7 +54,7 @@ export const VIRTIO_F_RING_RESET = 40;
 export const featureMask = (bit: number): bigint => 1n << BigInt(bit);
 
 /**
- * vring_need_event (§2.7.7.2, §2.7.10): true when `event` lies in the half-open window
+ * vring_need_event (§2.7.7.2, §2.7.10.1): true when `event` lies in the half-open window
  * (old, new] of a 16-bit index that moved from `oldIdx` to `newIdx`.
  */
 export function vringNeedEvent(event: number, newIdx: number, oldIdx: number): boolean {

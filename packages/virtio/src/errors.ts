@@ -5,17 +5,17 @@
 export type VirtioErrorCode =
   // guest memory
   | 'ERR_ADDRESS' // a guest-physical range is outside every region, leaves its region, or wraps
-  // queue configuration (virtio 1.2 §2.7, §4.1.4.3)
+  // queue configuration (virtio 1.2 §2.7)
   | 'ERR_QUEUE_SIZE' // not a power of two, zero, above 32768 or above the device maximum (§2.7)
   | 'ERR_RING_ALIGNMENT' // desc 16, avail 2, used 4 bytes (§2.7 table "Virtqueue Part Alignment")
   | 'ERR_RING_ADDRESS' // a ring is not inside guest memory
   | 'ERR_QUEUE_NOT_READY' // an operation that needs an enabled queue
-  // the available ring (§2.7.6)
+  // the available ring (§2.7.6.1, §2.7.13)
   | 'ERR_AVAIL_IDX' // avail->idx moved by more than the queue size
   // descriptor chains (§2.7.5)
   | 'ERR_DESC_INDEX' // a head or `next` index beyond the table
   | 'ERR_DESC_ADDRESS' // a buffer outside guest memory
-  | 'ERR_DESC_LOOP' // more hops than the table has entries (§2.7.5.2: chain longer than the queue)
+  | 'ERR_DESC_LOOP' // more hops than the table has entries: a loop (§2.7.5, §2.7.5.2)
   | 'ERR_DESC_ORDER' // a device-readable descriptor after a device-writable one (§2.7.4.2)
   | 'ERR_DESC_DIRECTION' // the device needed readable (or writable) buffers only and got the other
   | 'ERR_CHAIN_TOO_LONG' // more segments than the device accepts per chain

@@ -228,7 +228,8 @@ export class SplitQueue implements DescriptorTableSource {
 
   /**
    * Chains the driver has made available and the device has not popped. Breaks the queue
-   * (`ERR_AVAIL_IDX`) when avail->idx moved by more than the queue size (§2.7.13.3).
+   * (`ERR_AVAIL_IDX`) when avail->idx moved by more than the queue size: the ring cannot hold more
+   * (§2.7.13), and the driver never decrements idx (§2.7.6.1).
    */
   available(): number {
     if (!this.usable) return 0;
@@ -345,8 +346,9 @@ export class SplitQueue implements DescriptorTableSource {
   /** Makes every added used element visible: one used->idx store (bhyve vq_relchain_publish). */
   publish(): void {
     if (!this.ready || this.publishedUsedIdx === this.usedIdx) return;
-    // Stores retire in program order on the platforms we run on, so the elements are
-    // visible before the index (the release of virtio 1.2 §2.7.13.3 step 4).
+    // virtio 1.2 §2.7.8.2: the elements (id, len) before used->idx. x86 keeps stores in order;
+    // the fence (one per batch) also keeps V8 from sinking element stores past the index.
+    fullFence();
     this.usedView.setUint16(this.usedOffset + 2, this.usedIdx, true);
     this.publishedUsedIdx = this.usedIdx;
   }
@@ -361,8 +363,8 @@ export class SplitQueue implements DescriptorTableSource {
    * Should the device interrupt the driver now (bhyve vq_endchains)? Call after
    * {@link publish}; it remembers the published index for the next decision.
    * - NOTIFY_ON_EMPTY negotiated and `usedAllAvail`: yes (virtio 1.2 §6.3, legacy);
-   * - EVENT_IDX negotiated: vring_need_event(used_event, new, old) (§2.7.10);
-   * - else: something new was used and avail->flags lacks NO_INTERRUPT (§2.7.7).
+   * - EVENT_IDX negotiated: vring_need_event(used_event, new, old) (§2.7.7.2);
+   * - else: something new was used and avail->flags lacks NO_INTERRUPT (§2.7.7.2).
    */
   needsInterrupt(usedAllAvail = false): boolean {
     if (!this.ready) return false;
