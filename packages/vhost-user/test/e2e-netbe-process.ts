@@ -14,8 +14,11 @@ export class NetbeProcess {
   exitCode: number | null = null;
   readonly exited: Promise<number | null>;
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [NETBE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `asUser`: run as this uid/gid through setpriv (to show that no privilege is needed). */
+  constructor(args: readonly string[], o: { asUser?: number } = {}) {
+    const argv = [process.execPath, NETBE_BIN, ...args];
+    if (o.asUser !== undefined) argv.unshift('setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups');
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     const take = (d: Buffer): void => {
       partial += d.toString('utf8');
