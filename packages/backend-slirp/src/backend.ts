@@ -101,12 +101,13 @@ export class SlirpBackend implements NetBackend {
 
   send(iov: Iov, iovcnt: number): number {
     if (this.closed) return 0;
-    const len = iovLength(iov, iovcnt);
+    const count = Math.min(iovcnt, iov.length); // never trust iovcnt past the array
+    const len = iovLength(iov, count);
     if (len > MAX_FRAME || len === 0) {
       this.stats.txDrops++;
       return 0;
     }
-    const frame = iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
+    const frame = count === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, count, this.scratch, 0));
     this.stats.txFrames++;
     this.stats.txBytes += len;
     this.host.schedule(this.stack.input(frame, this.host.now()));
@@ -122,7 +123,7 @@ export class SlirpBackend implements NetBackend {
     if (this.closed) return 0;
     const f = this.stack.peekFrame();
     if (!f) return 0;
-    const n = scatterIov(f, 0, f.length, iov, iovcnt);
+    const n = scatterIov(f, 0, f.length, iov, Math.min(iovcnt, iov.length));
     this.stack.takeFrame();
     if (n < 0) {
       this.stats.rxDrops++;

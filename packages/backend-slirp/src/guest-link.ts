@@ -85,17 +85,18 @@ export class GuestLink {
   sendIpv4(src: Ipv4Address, dst: Ipv4Address, protocol: number, l4Len: number, write: L4Writer, now: number, dstMac?: Uint8Array, ttl = 64): void {
     const total = IPV4_HEADER_LEN + l4Len;
     const mac = dstMac ?? (dst === IPV4_BROADCAST ? MAC_BROADCAST : this.arp.lookup(dst));
-    const ident = this.ident;
-    this.ident = (this.ident + 1) & 0xffff;
     if (total <= this.mtu) {
+      // An atomic datagram: DF set and identification 0 (RFC 6864 §4.1), so frames are reproducible.
       const f = new Uint8Array(Math.max(ETHERNET_MIN_FRAME, ETHERNET_HEADER_LEN + total));
       const ipOff = emitEthernet({ dst: mac ?? MAC_ZERO, src: this.mac, ethertype: ETHERTYPE_IPV4 }, f);
       write(f, ipOff + IPV4_HEADER_LEN, src, dst);
-      emitIpv4({ src, dst, protocol, payloadLen: l4Len, ttl, ident }, f, ipOff);
+      emitIpv4({ src, dst, protocol, payloadLen: l4Len, ttl, ident: 0, dontFragment: true }, f, ipOff);
       this.deliver(f, dst, mac, now);
       return;
     }
     // Fragment (RFC 791 §3.2): write the whole L4 once, then cut it in multiples of 8 bytes.
+    const ident = this.ident;
+    this.ident = this.ident === 0xffff ? 1 : this.ident + 1;
     const whole = new Uint8Array(l4Len);
     write(whole, 0, src, dst);
     const chunk = (this.mtu - IPV4_HEADER_LEN) & ~7;
