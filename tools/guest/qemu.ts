@@ -18,6 +18,8 @@ export interface BootOptions {
   vhostUserSocket: string;
   memMiB?: number;
   mac?: string;
+  /** QEMU retries the back-end after this many seconds when it goes away (chardev reconnect=); 0 off (default). */
+  reconnectSeconds?: number;
   /** Called with each console line as it arrives (for logs). */
   onLine?: (line: string) => void;
 }
@@ -62,7 +64,7 @@ export class GuestVm {
       '-kernel', o.image.kernel,
       '-initrd', initrd,
       '-append', 'console=ttyS0 quiet panic=-1',
-      ...qemuVhostUserArgs({ socketPath: o.vhostUserSocket, memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: 0 }),
+      ...qemuVhostUserArgs({ socketPath: o.vhostUserSocket, memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: o.reconnectSeconds ?? 0 }),
     ];
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     return new GuestVm(child, o.onLine);

@@ -74,9 +74,18 @@ echo "NETBE-RESULT fetch $? $(tail -n 1 /tmp/got)"
 mkdir -p /www && echo guest-says-hi > /www/index.html
 httpd -p 8080 -h /www
 echo "NETBE-RESULT httpd-up"
+# The back-end goes away and a new netbe comes back on the same socket; QEMU reconnects and the
+# running guest carries on from the saved ring state.
+while ping -c 1 -W 1 10.0.2.2 > /dev/null 2>&1; do sleep 0.2; done
+echo "NETBE-RESULT backend-gone"
+n=0
+until ping -c 1 -W 1 10.0.2.2 > /dev/null 2>&1; do n=$((n+1)); [ $n -gt 300 ] && break; sleep 0.2; done
+echo "NETBE-RESULT backend-back"
+ping -c 20 -i 0.05 -W 5 10.0.2.2 > /tmp/ping2.txt 2>&1
+echo "NETBE-RESULT ping2 $(grep 'packets transmitted' /tmp/ping2.txt)"
 sleep 300
 `;
-  vm = GuestVm.boot({ image, workDir: dir, vhostUserSocket: socketPath, mac, script, onLine: process.env.NETBE_E2E_VERBOSE ? (l) => console.log(`[guest] ${l}`) : undefined });
+  vm = GuestVm.boot({ image, workDir: dir, vhostUserSocket: socketPath, mac, script, reconnectSeconds: 1, onLine: process.env.NETBE_E2E_VERBOSE ? (l) => console.log(`[guest] ${l}`) : undefined });
   await vm.waitForLine(/^NETBE-RESULT httpd-up/, 300_000);
   const r = vm.results();
   assert.match(r.get('dhcp') ?? '', /^10\.0\.2\.15 router 10\.0\.2\.2 dns 10\.0\.2\.3/, vm.lines.slice(-20).join('\n'));
@@ -98,6 +107,15 @@ sleep 300
   );
   assert.is(body, 'guest-says-hi\n');
   console.log(`e2e: slirp backend ${unprivileged ? 'as user nobody' : 'as the current user'}: DHCP ${r.get('dhcp')}; ping ${r.get('ping')}; guest->host and host->guest TCP ok`);
+
+  // netbe stops (clean SIGTERM) while the guest runs; a new netbe takes the same socket.
+  assert.is(await netbe.stop(), 0, netbe.lines.slice(-10).join('\n'));
+  await vm.waitForLine(/^NETBE-RESULT backend-gone/, 60_000);
+  netbe = new NetbeProcess(['serve', '--vhost-user', socketPath, '--backend', 'slirp', '--mac', mac], unprivileged ? { asUser: 65534 } : {});
+  await netbe.waitForLine(/front-end connected/, 60_000);
+  await vm.waitForLine(/^NETBE-RESULT ping2 /, 120_000);
+  assert.match(vm.results().get('ping2') ?? '', /20 packets transmitted, 20 packets received, 0% packet loss/, vm.lines.slice(-10).join('\n'));
+  console.log(`e2e: after netbe was restarted under a running guest (QEMU reconnect=1): ${vm.results().get('ping2')}`);
   await vm.kill();
   vm = undefined;
   assert.is(await netbe.stop(), 0, netbe.lines.slice(-10).join('\n'));
