@@ -19,12 +19,9 @@ export function iovLength(iov: readonly Uint8Array[], count: number): number {
  * header may span several segments; empty segments left at the front are dropped.
  */
 export function iovTrimFront(iov: readonly Uint8Array[], count: number, n: number, out: Uint8Array[]): number {
-  let skip = n;
-  let first = 0;
-  while (first < count && skip >= iov[first]!.byteLength) {
-    skip -= iov[first]!.byteLength;
-    first++;
-  }
+  seek(iov, count, n);
+  const first = seekIndex;
+  const skip = seekSkip;
   if (first === count && skip > 0) return -1;
   let outCount = 0;
   for (let i = first; i < count; i++) {
@@ -50,21 +47,27 @@ export function iovCopyFrom(iov: readonly Uint8Array[], count: number, offset: n
   return copyFromSegments(iov, count, offset, dst);
 }
 
-function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: number, dst: Uint8Array): number {
-  let copied = 0;
-  const want = dst.length;
+/** Where {@link seek} landed: the segment holding byte `offset`, and the offset inside it. */
+let seekIndex = 0;
+let seekSkip = 0;
+
+function seek(iov: readonly Uint8Array[], count: number, offset: number): void {
+  let i = 0;
   let skip = offset;
-  for (let i = 0; i < count && copied < want; i++) {
+  while (i < count && skip >= iov[i]!.byteLength) skip -= iov[i++]!.byteLength;
+  seekIndex = i;
+  seekSkip = skip;
+}
+
+function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: number, dst: Uint8Array): number {
+  seek(iov, count, offset);
+  const want = dst.length;
+  let copied = 0;
+  for (let i = seekIndex, skip = seekSkip; i < count && copied < want; i++, skip = 0) {
     const seg = iov[i]!;
-    const segLen = seg.byteLength;
-    if (skip >= segLen) {
-      skip -= segLen;
-      continue;
-    }
-    const n = Math.min(segLen - skip, want - copied);
-    dst.set(skip === 0 && n === segLen ? seg : seg.subarray(skip, skip + n), copied);
+    const n = Math.min(seg.byteLength - skip, want - copied);
+    dst.set(skip === 0 && n === seg.byteLength ? seg : seg.subarray(skip, skip + n), copied);
     copied += n;
-    skip = 0;
   }
   return copied;
 }
@@ -74,22 +77,14 @@ function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: num
  * bytes copied: less than `src.length` when the iov is short.
  */
 export function iovCopyTo(iov: readonly Uint8Array[], count: number, offset: number, src: Uint8Array): number {
-  let copied = 0;
+  seek(iov, count, offset);
   const want = src.length;
-  let skip = offset;
-  for (let i = 0; i < count && copied < want; i++) {
+  let copied = 0;
+  for (let i = seekIndex, skip = seekSkip; i < count && copied < want; i++, skip = 0) {
     const seg = iov[i]!;
-    const segLen = seg.byteLength;
-    if (skip >= segLen) {
-      skip -= segLen;
-      continue;
-    }
-    const n = Math.min(segLen - skip, want - copied);
-    if (skip === 0 && copied === 0 && n === want) seg.set(src);
-    else if (skip === 0) seg.set(src.subarray(copied, copied + n));
-    else seg.set(src.subarray(copied, copied + n), skip);
+    const n = Math.min(seg.byteLength - skip, want - copied);
+    seg.set(copied === 0 && n === want ? src : src.subarray(copied, copied + n), skip);
     copied += n;
-    skip = 0;
   }
   return copied;
 }

@@ -336,7 +336,7 @@ export class SplitQueue implements DescriptorTableSource {
    */
   addUsed(head: number, len: number): void {
     if (!this.ready) return;
-    if (!(head >= 0 && head < this.size)) throw new RangeError(`used head ${head} is outside the queue of ${this.size}`);
+    if (!(head >= 0 && head < this.size)) throw usedHeadOutside(head, this.size);
     const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
     this.usedView.setUint32(off, head, true);
     this.usedView.setUint32(off + 4, len >>> 0, true);
@@ -552,6 +552,10 @@ export class SplitQueue implements DescriptorTableSource {
       this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : NO_NOTIFY, true);
     }
   }
+}
+
+function usedHeadOutside(head: number, size: number): RangeError {
+  return new RangeError(`used head ${head} is outside the queue of ${size}`);
 }
 
 function chainTooLong(head: number, max: number): VirtioError {
