@@ -11,6 +11,7 @@ import type { Ipv4Address } from '@netbe/wire';
 export interface SlirpHost {
   /** Opens a UDP socket bound to `bindAddr:bindPort` (port 0 = ephemeral) → `hostUdpOpened` or `hostUdpError`. */
   udpOpen(handle: number, bindAddr: Ipv4Address, bindPort: number): void;
+  /** May come before `hostUdpOpened`: the adapter queues until the socket is bound (Node's dgram does). */
   udpSend(handle: number, dstAddr: Ipv4Address, dstPort: number, payload: Uint8Array): void;
   udpClose(handle: number): void;
 

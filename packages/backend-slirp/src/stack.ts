@@ -292,16 +292,11 @@ export class SlirpStack implements HostEvents {
     if (this.dnsHandle === 0) {
       this.dnsHandle = this.nextHandle++;
       this.host.udpOpen(this.dnsHandle, 0, 0);
-      this.dnsQueue = [];
     }
     this.counters.dnsQueries++;
-    if (this.dnsQueue) this.dnsQueue.push([r.resolver.addr, r.resolver.port, r.send]);
-    else this.host.udpSend(this.dnsHandle, r.resolver.addr, r.resolver.port, r.send);
+    this.host.udpSend(this.dnsHandle, r.resolver.addr, r.resolver.port, r.send);
     this.arm(this.dns.nextDeadline());
   }
-
-  /** Queries waiting for the upstream socket to be bound (bounded by the pending table). */
-  private dnsQueue: Array<[Ipv4Address, number, Uint8Array]> | undefined;
 
   // ------------------------------------------------------------------ TCP
 
@@ -397,11 +392,7 @@ export class SlirpStack implements HostEvents {
 
   hostUdpOpened(handle: number, localPort: number, now: number): number {
     this.lastNow = now;
-    if (handle === this.dnsHandle) {
-      const q = this.dnsQueue ?? [];
-      this.dnsQueue = undefined;
-      for (const [a, p, d] of q) this.host.udpSend(handle, a, p, d);
-    } else this.udp.opened(handle, localPort);
+    if (handle !== this.dnsHandle) this.udp.opened(handle, localPort);
     return this.earliest;
   }
 
@@ -427,7 +418,6 @@ export class SlirpStack implements HostEvents {
     if (handle === this.dnsHandle) {
       this.host.log('warn', `dns: upstream socket failed: ${reason}`);
       this.dnsHandle = 0;
-      this.dnsQueue = undefined;
     } else this.udp.failed(handle, reason);
     return this.earliest;
   }

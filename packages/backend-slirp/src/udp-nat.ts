@@ -11,10 +11,8 @@ interface OutboundFlow {
   handle: number;
   guestIp: Ipv4Address;
   guestPort: number;
+  /** The host port, once bound (0 before). */
   localPort: number;
-  open: boolean;
-  /** Datagrams sent before the socket was bound (bounded). */
-  queued: Array<[Ipv4Address, number, Uint8Array]>;
   /** Real peers the guest has sent to: only they may answer (address- and port-dependent filtering, RFC 4787). */
   peers: Set<number>;
   lastUse: number;
@@ -32,7 +30,6 @@ interface InboundFlow {
   lastUse: number;
 }
 
-const MAX_QUEUED = 16;
 const MAX_PEERS = 64;
 const peerKey = (addr: Ipv4Address, port: number): number => addr * 65536 + port;
 const VPORT_BASE = 49152;
@@ -45,7 +42,8 @@ const VPORT_BASE = 49152;
  * (`maxFlows`, least-recently-used evicted, counted) and an idle timeout.
  */
 export class UdpNat {
-  private readonly outbound = new Map<string, OutboundFlow>();
+  /** Keyed by guest address × 65536 + port (a number: no string per packet). */
+  private readonly outbound = new Map<number, OutboundFlow>();
   private readonly byHandle = new Map<number, OutboundFlow>();
   private readonly inbound = new Map<string, InboundFlow>();
   private readonly byVirtualPort = new Map<number, InboundFlow>();
@@ -90,11 +88,11 @@ export class UdpNat {
 
   /** A guest datagram whose real destination is `dstAddr` (already translated). */
   send(guestIp: Ipv4Address, guestPort: number, dstAddr: Ipv4Address, dstPort: number, payload: Uint8Array, now: number): void {
-    const key = `${guestIp}/${guestPort}`;
+    const key = guestIp * 65536 + guestPort;
     let flow = this.outbound.get(key);
     if (!flow) {
       this.makeRoom();
-      flow = { kind: 'nat', handle: this.allocHandle(), guestIp, guestPort, localPort: 0, open: false, queued: [], peers: new Set(), lastUse: now };
+      flow = { kind: 'nat', handle: this.allocHandle(), guestIp, guestPort, localPort: 0, peers: new Set(), lastUse: now };
       this.outbound.set(key, flow);
       this.byHandle.set(flow.handle, flow);
       this.counters.udpFlowsOpened++;
@@ -106,12 +104,7 @@ export class UdpNat {
     }
     if (flow.peers.size < MAX_PEERS) flow.peers.add(peerKey(dstAddr, dstPort));
     this.counters.udpDatagramsOut++;
-    if (!flow.open) {
-      if (flow.queued.length < MAX_QUEUED) flow.queued.push([dstAddr, dstPort, payload.slice()]);
-      else this.counters.drop('udp-socket-error');
-      return;
-    }
-    this.host.udpSend(flow.handle, dstAddr, dstPort, payload.slice());
+    this.host.udpSend(flow.handle, dstAddr, dstPort, payload.slice()); // the host queues until bound
   }
 
   opened(handle: number, localPort: number): void {
@@ -124,10 +117,7 @@ export class UdpNat {
       }
       return;
     }
-    flow.open = true;
     flow.localPort = localPort;
-    for (const [a, p, d] of flow.queued) this.host.udpSend(handle, a, p, d);
-    flow.queued.length = 0;
   }
 
   /**
@@ -146,7 +136,7 @@ export class UdpNat {
         this.counters.drop('udp-unsolicited');
         return;
       }
-      this.touch(this.outbound, `${flow.guestIp}/${flow.guestPort}`, flow, now);
+      this.touch(this.outbound, flow.guestIp * 65536 + flow.guestPort, flow, now);
       this.counters.udpDatagramsIn++;
       this.toGuest(src, srcPort, flow.guestIp, flow.guestPort, payload);
       return;
@@ -185,7 +175,7 @@ export class UdpNat {
 
   /** The outbound flow owning host `localPort` (for ICMP errors quoting our datagrams). */
   flowByLocalPort(localPort: number): { guestIp: Ipv4Address; guestPort: number } | undefined {
-    for (const f of this.outbound.values()) if (f.open && f.localPort === localPort) return f;
+    for (const f of this.outbound.values()) if (f.localPort === localPort && localPort !== 0) return f;
     return undefined;
   }
 
@@ -226,7 +216,7 @@ export class UdpNat {
     this.byVirtualPort.clear();
   }
 
-  private touch<T extends { lastUse: number }>(map: Map<string, T>, key: string, flow: T, now: number): void {
+  private touch<K, T extends { lastUse: number }>(map: Map<K, T>, key: K, flow: T, now: number): void {
     flow.lastUse = now;
     map.delete(key); // re-insert: Map order is the LRU order
     map.set(key, flow);
@@ -246,7 +236,7 @@ export class UdpNat {
   }
 
   private closeOutbound(f: OutboundFlow): void {
-    this.outbound.delete(`${f.guestIp}/${f.guestPort}`);
+    this.outbound.delete(f.guestIp * 65536 + f.guestPort);
     this.byHandle.delete(f.handle);
     this.host.udpClose(f.handle);
     this.counters.activeUdpFlows = this.size;
