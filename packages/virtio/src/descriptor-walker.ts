@@ -12,7 +12,8 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
 /** The descriptor-table geometry a walker needs; {@link SplitQueue} implements it. */
 export interface DescriptorTableSource {
-  readonly size: number;
+  /** Entries of the descriptor table, as validated when the queue was activated. */
+  readonly ringSize: number;
   readonly indirect: boolean;
   readonly memory: GuestMemory | null;
   /** @internal region view and offset of the descriptor table, set when the queue is activated. */
@@ -65,15 +66,15 @@ export class DescriptorWalker {
     this.source = source;
     this.view = source.descView;
     this.base = source.descOffset;
-    this.tableSize = source.size;
+    this.tableSize = source.ringSize;
     this.nextIndex = head;
     this.hops = 0;
     this.inIndirect = false;
     this.sawWritable = false;
     this.error = null;
     this.done = false;
-    if (!(head >= 0 && head < source.size) || source.memory === null) {
-      this.fail('ERR_DESC_INDEX', `head descriptor ${head} is outside the table of ${source.size}`);
+    if (!(head >= 0 && head < source.ringSize) || source.memory === null) {
+      this.fail('ERR_DESC_INDEX', `head descriptor ${head} is outside the table of ${source.ringSize}`);
       return false;
     }
     return true;

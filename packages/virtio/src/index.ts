@@ -1,4 +1,4 @@
-export { VirtioError } from './errors';
+export { VirtioError, VIRTIO_ERROR_CODES, isVirtioErrorCode } from './errors';
 export type { VirtioErrorCode } from './errors';
 export * from './constants';
 export { GuestMemory } from './guest-memory';

@@ -20,7 +20,7 @@ import {
 } from './constants';
 import type { DescriptorChain } from './descriptor-chain';
 import { DescriptorWalker, type DescriptorTableSource } from './descriptor-walker';
-import { VirtioError, type VirtioErrorCode } from './errors';
+import { VirtioError, isVirtioErrorCode, type VirtioErrorCode } from './errors';
 import { fullFence } from './fence';
 import type { GuestMemory } from './guest-memory';
 
@@ -110,8 +110,14 @@ const isAddr = (v: unknown): v is number => Number.isSafeInteger(v) && (v as num
 export class SplitQueue implements DescriptorTableSource {
   /** Device maximum (QUEUE_NUM_MAX). */
   readonly maxSize: number;
-  /** Queue size set by the driver (power of two, 1..maxSize). */
+  /** Queue size set by the driver (power of two, 1..maxSize); takes effect at {@link activate}. */
   size: number;
+  /**
+   * The size the rings were validated for at {@link activate} (0 when not ready). The data path
+   * uses only this, so a later write to `size` (a guest rewriting the register) cannot make the
+   * queue read past the rings it checked.
+   */
+  ringSize = 0;
   descAddr = 0;
   availAddr = 0;
   usedAddr = 0;
@@ -175,6 +181,7 @@ export class SplitQueue implements DescriptorTableSource {
    */
   activate(memory: GuestMemory): boolean {
     this.ready = false;
+    this.ringSize = 0;
     this.memory = memory;
     this.dropViewCache();
     const size = this.size;
@@ -195,6 +202,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.usedView = memory.regionView(r);
     this.usedOffset = memory.offset;
     this.mask = size - 1;
+    this.ringSize = size;
     this.ready = true;
     this.writeNotificationState();
     return true;
@@ -205,6 +213,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.size = this.maxSize;
     this.descAddr = this.availAddr = this.usedAddr = 0;
     this.ready = false;
+    this.ringSize = 0;
     this.lastAvailIdx = this.usedIdx = this.publishedUsedIdx = this.signalledUsedIdx = 0;
     this.eventIdx = this.indirect = this.notifyOnEmpty = false;
     this.notificationsEnabled = true;
@@ -234,7 +243,7 @@ export class SplitQueue implements DescriptorTableSource {
   available(): number {
     if (!this.usable) return 0;
     const n = (this.availView.getUint16(this.availOffset + 2, true) - this.lastAvailIdx) & 0xffff;
-    if (n > this.size) return this.availJumped(n);
+    if (n > this.ringSize) return this.availJumped(n);
     return n;
   }
 
@@ -257,9 +266,9 @@ export class SplitQueue implements DescriptorTableSource {
       const last = this.lastAvailIdx;
       const n = (availView.getUint16(this.availOffset + 2, true) - last) & 0xffff;
       if (n === 0) return false;
-      if (n <= this.size) {
+      if (n <= this.ringSize) {
         const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
-        if (head < this.size) {
+        if (head < this.ringSize) {
           const descView = this.descView;
           const off = this.descOffset + DESC_BYTES * head;
           const flags = descView.getUint16(off + 12, true);
@@ -336,7 +345,7 @@ export class SplitQueue implements DescriptorTableSource {
    */
   addUsed(head: number, len: number): void {
     if (!this.ready) return;
-    if (!(head >= 0 && head < this.size)) throw usedHeadOutside(head, this.size);
+    if (!(head >= 0 && head < this.ringSize)) throw usedHeadOutside(head, this.ringSize);
     const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
     this.usedView.setUint32(off, head, true);
     this.usedView.setUint32(off + 4, len >>> 0, true);
@@ -375,7 +384,7 @@ export class SplitQueue implements DescriptorTableSource {
     fullFence();
     if (usedAllAvail && this.notifyOnEmpty) return true;
     if (this.eventIdx) {
-      const usedEvent = this.availView.getUint16(this.availOffset + 4 + 2 * this.size, true);
+      const usedEvent = this.availView.getUint16(this.availOffset + 4 + 2 * this.ringSize, true);
       return needEvent(usedEvent, newIdx, oldIdx);
     }
     return newIdx !== oldIdx && (this.availView.getUint16(this.availOffset, true) & NO_INTERRUPT) === 0;
@@ -409,7 +418,7 @@ export class SplitQueue implements DescriptorTableSource {
   /** The queue state as plain JSON. */
   saveState(): SplitQueueState {
     return {
-      size: this.size,
+      size: this.ready ? this.ringSize : this.size,
       descAddr: this.descAddr,
       availAddr: this.availAddr,
       usedAddr: this.usedAddr,
@@ -438,7 +447,7 @@ export class SplitQueue implements DescriptorTableSource {
     for (const k of ['descAddr', 'availAddr', 'usedAddr'] as const) if (!isAddr(s[k])) throw new VirtioError('ERR_STATE', `${k} is not an address`);
     for (const k of ['lastAvailIdx', 'usedIdx', 'publishedUsedIdx', 'signalledUsedIdx'] as const) if (!isU16(s[k])) throw new VirtioError('ERR_STATE', `${k} is not a 16-bit index`);
     for (const k of ['ready', 'eventIdx', 'indirect', 'notifyOnEmpty', 'notificationsEnabled'] as const) if (typeof s[k] !== 'boolean') throw new VirtioError('ERR_STATE', `${k} is not a boolean`);
-    if (s.broken !== null && typeof s.broken !== 'string') throw new VirtioError('ERR_STATE', 'broken is not a code or null');
+    if (s.broken !== null && !isVirtioErrorCode(s.broken)) throw new VirtioError('ERR_STATE', 'broken is not an error code or null');
     if (state.ready && memory === null) throw new VirtioError('ERR_STATE', 'a ready queue needs guest memory to restore');
     this.reset();
     this.size = state.size;
@@ -508,7 +517,7 @@ export class SplitQueue implements DescriptorTableSource {
   }
 
   private availJumped(n: number): 0 {
-    this.breakQueue('ERR_AVAIL_IDX', `avail->idx is ${n} entries ahead of the device, more than the queue size ${this.size}`);
+    this.breakQueue('ERR_AVAIL_IDX', `avail->idx is ${n} entries ahead of the device, more than the queue size ${this.ringSize}`);
     return 0;
   }
 
@@ -516,7 +525,7 @@ export class SplitQueue implements DescriptorTableSource {
   private handleMalformed(head: number, error: VirtioError): boolean {
     if (this.malformedChains === 'drop') {
       this.stats.droppedChains++;
-      if (head >= 0 && head < this.size) this.addUsed(head, 0);
+      if (head >= 0 && head < this.ringSize) this.addUsed(head, 0);
       return true;
     }
     this.breakWith(error);
@@ -540,7 +549,7 @@ export class SplitQueue implements DescriptorTableSource {
   }
 
   private writeAvailEvent(): void {
-    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.size, this.lastAvailIdx, true);
+    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.ringSize, this.lastAvailIdx, true);
   }
 
   /** used->flags and avail_event as the current suppression state says (§2.7.10). */

@@ -250,4 +250,25 @@ test('a descriptor changed after a pop is checked again (no trust from earlier r
   assert.is(r.queue.error?.code, 'ERR_DESC_ADDRESS');
 });
 
+test('rewriting the size after activation does not move the data path past the checked rings', () => {
+  const r = rig({ queueSize: 16 });
+  r.queue.size = 8; // the register changes; the rings stay as validated for 16
+  r.driver.pushHead(12);
+  r.driver.writeDescriptor(12, { addr: buf(r), len: 4, flags: 0, next: 0 });
+  assert.ok(r.queue.pop(r.chain));
+  assert.is(r.chain.head, 12);
+  assert.is(r.queue.saveState().size, 16);
+  const s = new SplitQueue({ maxSize: 32768 });
+  const memory = GuestMemory.allocate(8192);
+  Object.assign(s, { size: 16, descAddr: 0, availAddr: 256, usedAddr: 512 });
+  assert.ok(s.activate(memory));
+  s.size = 32768; // would put used_event / avail_event far outside the memory
+  memory.writeU16(256 + 2, 1);
+  assert.ok(s.pop(new DescriptorChain(4)));
+  s.putUsed(0, 0);
+  s.needsInterrupt();
+  s.enableNotifications();
+  assert.is(s.error, null);
+});
+
 test.run();
