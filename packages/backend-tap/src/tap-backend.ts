@@ -50,7 +50,8 @@ export class TapBackend implements NetBackend {
   private linkIsUp = true;
   private negotiated = 0n;
 
-  private readonly bounce = new Uint8Array(BOUNCE_SIZE);
+  /** One byte more than the largest frame, so that a longer one shows as truncated. */
+  private readonly bounce = new Uint8Array(BOUNCE_SIZE + 1);
   /** Frame held in the bounce buffer by peekRecvLen: [bounceOff, bounceOff + bounceLen). */
   private bounceLen = 0;
   private bounceOff = 0;
@@ -58,6 +59,7 @@ export class TapBackend implements NetBackend {
 
   /** Scratch: the kernel header the device does not see, and the readv/writev list around it. */
   private readonly hiddenHdr = new Uint8Array(KERNEL_MIN_HDR);
+  private readonly spare = new Uint8Array(1);
   private readonly list: Uint8Array[] = [];
 
   constructor(options: TapOptions) {
@@ -162,17 +164,18 @@ export class TapBackend implements NetBackend {
     let room = 0;
     for (let i = 0; i < count; i++) room += iov[i]!.length;
     const hidden = this.kernelHdrLen - this.hdrLen;
+    // [kernel header the device does not want] + iov + [one spare byte]: a frame longer than
+    // the iov fills the spare byte, which is how truncation shows (kernels differ in what
+    // readv returns for a tap frame cut short).
+    const list = this.list;
+    let k = 0;
+    if (hidden > 0) list[k++] = this.hiddenHdr;
+    for (let i = 0; i < count; i++) list[k++] = iov[i]!;
+    list[k++] = this.spare;
+    list.length = k;
     let n: number;
     try {
-      if (hidden > 0) {
-        const list = this.list;
-        list.length = count + 1;
-        list[0] = this.hiddenHdr;
-        for (let i = 0; i < count; i++) list[i + 1] = iov[i]!;
-        n = sys.readv(this.fd, list, count + 1);
-      } else {
-        n = sys.readv(this.fd, iov, count);
-      }
+      n = sys.readv(this.fd, list, k);
     } catch (e) {
       if (isSysError(e, 'EINVAL')) {
         // The iov is shorter than the header: the kernel has consumed and dropped the frame.
@@ -185,7 +188,6 @@ export class TapBackend implements NetBackend {
     if (n <= 0) return 0;
     const len = n - hidden;
     if (len > room) {
-      // tun returns the whole frame's length even when the iov was shorter; the rest is lost.
       this.counters.rxDrops++;
       return -1;
     }
@@ -289,7 +291,7 @@ export class TapBackend implements NetBackend {
       return 0;
     }
     if (n <= 0) return 0;
-    if (n > this.bounce.length || n <= this.kernelHdrLen) {
+    if (n > BOUNCE_SIZE || n <= this.kernelHdrLen) {
       this.counters.rxDrops++;
       return 0;
     }

@@ -17,8 +17,9 @@ export class BackendPort implements FramePort {
   constructor(
     readonly backend: NetBackend,
     private readonly usePeek = false,
+    onLink?: (up: boolean) => void,
   ) {
-    backend.attach({ rxReady: () => this.drain() });
+    backend.attach({ rxReady: () => this.drain(), linkChange: onLink });
   }
 
   send(frame: Uint8Array, hdr?: VnetHeader): void {

@@ -124,6 +124,16 @@ export class GuestHost {
   async ping(dst: number, seq: number, size = 56, timeoutMs = 5000): Promise<void> {
     const mac = await this.resolve(dst);
     const before = this.counters.echoRepliesReceived;
+    this.sendEchoRequest(dst, mac, seq, size);
+    const end = Date.now() + timeoutMs;
+    while (this.counters.echoRepliesReceived === before) {
+      if (Date.now() > end) throw new Error(`no echo reply for seq ${seq}`);
+      await this.until(100);
+    }
+  }
+
+  /** Sends one ICMP echo request to `dst` at `mac` without waiting. */
+  sendEchoRequest(dst: number, mac: Uint8Array, seq: number, size = 56): void {
     const frame = new Uint8Array(ETH + 20 + 8 + size);
     const icmp = ETH + 20;
     frame[icmp] = 8;
@@ -132,11 +142,6 @@ export class GuestHost {
     for (let i = 0; i < size; i++) frame[icmp + 8 + i] = i & 0xff;
     put16(frame, icmp + 2, internetChecksum(frame, icmp, frame.length));
     this.sendIpv4(frame, mac, dst, 1);
-    const end = Date.now() + timeoutMs;
-    while (this.counters.echoRepliesReceived === before) {
-      if (Date.now() > end) throw new Error(`no echo reply for seq ${seq}`);
-      await this.until(100);
-    }
   }
 
   /** Opens a TCP connection (SYN with MSS and no window scaling). */
@@ -290,6 +295,11 @@ export class TcpConnection {
   ) {
     this.sndNxt = (Math.random() * 0x7fffffff) >>> 0;
     this.sndUna = this.sndNxt;
+  }
+
+  /** Takes the peer's MSS as given (no handshake: a connection that only sends raw segments). */
+  assumePeerMss(mss: number): void {
+    this.peerMss = mss;
   }
 
   /** The MSS: the peer's, capped by our MTU. */
