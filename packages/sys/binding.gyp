@@ -11,7 +11,8 @@
         "native/watcher.c",
         "native/unix.c",
         "native/mem.c",
-        "native/eventfd.c"
+        "native/eventfd.c",
+        "native/packet.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]

@@ -9,6 +9,7 @@ static napi_value init(napi_env env, napi_value exports) {
   netbe_init_unix(env, exports);
   netbe_init_mem(env, exports);
   netbe_init_eventfd(env, exports);
+  netbe_init_packet(env, exports);
   return exports;
 }
 

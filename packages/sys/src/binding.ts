@@ -113,6 +113,9 @@ export interface SysBinding {
   eventfdCreate(initval?: number, options?: { semaphore?: boolean }): number;
   eventfdRead(fd: number): number;
   eventfdWrite(fd: number, value?: number): boolean;
+
+  // packet.c
+  packetOpen(ifname: string, options?: { receive?: boolean }): number;
 }
 
 function load(): SysBinding {

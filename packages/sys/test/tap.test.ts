@@ -90,4 +90,38 @@ testWhen(test, pre, 'a frame written to the tap fd is received by the interface 
   }
 });
 
+testWhen(test, pre, 'a packet socket on the tap sends frames the tap fd reads, and reads frames written to the fd', () => {
+  const name = unique('p');
+  const { fd } = sys.tapOpen({ name });
+  let pkt = -1;
+  try {
+    sys.linkSetUp(name);
+    pkt = sys.packetOpen(name);
+    while (sys.read(pkt, new Uint8Array(2048)) > 0); // link-up chatter
+    const frame = new Uint8Array(100);
+    frame.fill(0xff, 0, 6);
+    frame.set([2, 0, 0, 0, 0, 2], 6);
+    frame.set([0x88, 0xb5], 12);
+    frame[50] = 0x5a;
+    assert.is(sys.write(pkt, frame), 100);
+    const got = new Uint8Array(2048);
+    let n = -1;
+    for (let i = 0; i < 100 && n < 0; i++) n = sys.read(fd, got); // the kernel queues it at once
+    assert.is(n, 100);
+    assert.is(got[50], 0x5a);
+    frame[50] = 0xa5;
+    assert.is(sys.write(fd, frame), 100);
+    let m = -1;
+    for (let i = 0; i < 100; i++) {
+      m = sys.read(pkt, got);
+      if (m === 100 && got[50] === 0xa5) break;
+    }
+    assert.is(got[50], 0xa5);
+    throwsErrno(() => sys.packetOpen('nbnosuchif0'), 'ENODEV');
+  } finally {
+    if (pkt >= 0) sys.close(pkt);
+    sys.close(fd);
+  }
+});
+
 test.run();
