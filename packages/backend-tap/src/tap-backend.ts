@@ -15,8 +15,10 @@ import { tapError } from './errors';
 
 /** The kernel's header when the device asked for none: struct virtio_net_hdr (10 bytes). */
 const KERNEL_MIN_HDR = 10;
-/** Largest frame the tap can hand us: a 64 KiB GSO frame, Ethernet + VLAN, plus the header. */
-const BOUNCE_SIZE = 12 + 65536 + 18;
+/** Largest Ethernet frame either way: an IPv4/IPv6 packet of 64 KiB behind Ethernet + 802.1Q. */
+const MAX_FRAME = 65536 + 18;
+/** Largest frame the tap can hand us, with the longest header. */
+const BOUNCE_SIZE = 12 + MAX_FRAME;
 
 /** errno names that mean the interface is gone (deleted, or its namespace was). */
 const GONE = new Set(['EBADFD', 'EBADF', 'ENODEV', 'ENXIO']);
@@ -120,7 +122,8 @@ export class TapBackend implements NetBackend {
     const count = Math.min(iovcnt, iov.length);
     let total = 0;
     for (let i = 0; i < count; i++) total += iov[i]!.length;
-    if (total <= this.hdrLen || !this.linkIsUp) {
+    // The kernel would take even a 300 KB write (and drop it later): refuse what no frame can be.
+    if (total <= this.hdrLen || total - this.hdrLen > MAX_FRAME || !this.linkIsUp) {
       this.counters.txDrops++;
       return 0;
     }
