@@ -57,15 +57,21 @@ test('usage errors name the option and exit with 2', async () => {
 
 test('the default backend is the user-mode network; without it the message says what to do', async () => {
   const x = io();
-  const code = await main(['serve', '--vhost-user', join(dir, 'd.sock')], x);
+  let code: number | undefined;
+  const running = main(['serve', '--vhost-user', join(dir, 'd.sock')], x).then((c) => {
+    code = c;
+  });
+  await waitFor(() => code !== undefined || x.lines.some((l) => /serving one virtio-net NIC/.test(l)), 30_000, 'serve to start or fail');
   const text = x.lines.join('\n');
   if (code === 2) {
     assert.match(text, /default backend is the user-mode network "slirp"/);
     assert.match(text, /--backend/);
   } else {
-    // slirp is installed: serve started; stop it.
-    assert.match(text, /backend slirp/);
-    x.stop('SIGTERM');
+    // slirp is installed: serve started with it; stop it like Ctrl-C does.
+    assert.match(text, /backend slirp\)/);
+    x.stop('SIGINT');
+    await withTimeout(10_000, running, 'serve stopping');
+    assert.is(code, 0);
   }
 });
 
