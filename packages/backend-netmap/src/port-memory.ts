@@ -155,7 +155,6 @@ export class PortMemory {
       if (!Number.isSafeInteger(bufBase)) fail(`${where} has an absurd buffer offset`);
       const minBuf = bufBase >= 0 ? 0 : Math.ceil(-bufBase / bufSize);
       const maxBuf = Math.max(0, Math.floor((size - bufBase) / bufSize));
-      if (maxBuf <= minBuf) fail(`${where}: no buffer fits in the region`);
       return {
         dir,
         index,
@@ -171,8 +170,10 @@ export class PortMemory {
         slotWord: (base + RING_SLOTS) >>> 2,
       };
     };
+    // Every ring and its slots first, then the buffers (the more telling message comes first).
     const tx = pick(txRings, hostTx).map((i) => ring('tx', i));
     const rx = pick(rxRings, hostRx).map((i) => ring('rx', i));
+    for (const r of [...tx, ...rx]) if (r.maxBuf <= r.minBuf) fail(`${r.dir} ring ${r.index}: no buffer fits in the region`);
     return new PortMemory(memory, tx, rx);
   }
 }

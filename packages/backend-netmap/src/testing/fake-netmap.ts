@@ -24,7 +24,9 @@ export type PeerBehaviour =
    * buffers in them (NS_BUF_CHANGED); released RX slots get other buffers; an rxsync may publish
    * only part of what arrived, cutting a frame between its slots.
    */
-  | 'out-of-turn';
+  | 'out-of-turn'
+  /** A stuck link: txsync takes frames but never hands TX slots back, so the TX ring fills. */
+  | 'stalled';
 
 export interface FakeNetmapOptions {
   /** Slots per ring (default 256). */
@@ -180,7 +182,8 @@ function prng(seed: number): () => number {
 export class FakeNetmap implements NetmapSystem {
   readonly slots: number;
   readonly bufSize: number;
-  readonly peer: PeerBehaviour;
+  /** May be changed at any time (e.g. back to 'in-order' to let everything settle). */
+  peer: PeerBehaviour;
   readonly random: () => number;
   private readonly valeRings: number;
   private readonly shortenBy: number;
@@ -304,7 +307,7 @@ export class FakeNetmap implements NetmapSystem {
     kring.hwcur = head;
     // Completion: every sent slot back (in order), or some of them, late, with other buffers.
     const sent = ringSpace(ringNext(kring.hwtail, n), head, n);
-    let back = sent;
+    let back = this.peer === 'stalled' ? 0 : sent;
     if (this.peer === 'out-of-turn' && this.random() < 0.5) back = Math.floor(this.random() * (sent + 1));
     for (let k = 0, i = ringNext(kring.hwtail, n); k < back; k++, i = ringNext(i, n)) {
       if (this.peer === 'out-of-turn') {

@@ -101,7 +101,9 @@ export class FakeRegion {
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
   readonly dv: DataView;
-  private next = 0;
+  private nextIf = 0;
+  private nextRing: number;
+  private readonly ringPool: number;
   private readonly bufPool: number;
   private readonly freeBuffers: number[] = [];
   readonly bufCount: number;
@@ -111,7 +113,9 @@ export class FakeRegion {
     size: { ifBytes: number; ringBytes: number; buffers: number },
     readonly bufSize: number,
   ) {
-    this.bufPool = align(size.ifBytes + size.ringBytes, 4096);
+    this.ringPool = align(size.ifBytes, 64);
+    this.nextRing = this.ringPool;
+    this.bufPool = align(this.ringPool + size.ringBytes, 4096);
     this.bufCount = size.buffers + FIRST_BUFFER;
     this.memory = new ArrayBuffer(this.bufPool + this.bufCount * bufSize);
     this.u8 = new Uint8Array(this.memory);
@@ -129,10 +133,17 @@ export class FakeRegion {
     return align(IF_RING_OFS + 8 * rings, 64);
   }
 
-  private alloc(bytes: number): number {
-    const at = this.next;
-    this.next = align(at + bytes, 64);
-    if (this.next > this.bufPool) throw new Error('fake netmap: region too small for its rings');
+  /** Bump allocation in the if pool or the ring pool (netmap's order: ifs, rings, buffers). */
+  private alloc(bytes: number, pool: 'if' | 'ring'): number {
+    if (pool === 'if') {
+      const at = this.nextIf;
+      this.nextIf = align(at + bytes, 64);
+      if (this.nextIf > this.ringPool) throw new Error('fake netmap: no room for another netmap_if');
+      return at;
+    }
+    const at = this.nextRing;
+    this.nextRing = align(at + bytes, 64);
+    if (this.nextRing > this.bufPool) throw new Error('fake netmap: region too small for its rings');
     return at;
   }
 
@@ -169,7 +180,7 @@ export class FakeRegion {
 
   /** Lays out one netmap_ring with a fresh buffer in every slot. */
   newRing(dir: 'tx' | 'rx', index: number, slots: number): FakeKring {
-    const base = this.alloc(FakeRegion.ringBytes(slots));
+    const base = this.alloc(FakeRegion.ringBytes(slots), 'ring');
     this.setI64(base + RING_BUF_OFS, this.bufPool - base);
     this.dv.setUint32(base + RING_NUM_SLOTS, slots, LITTLE_ENDIAN);
     this.dv.setUint32(base + RING_BUF_SIZE, this.bufSize, LITTLE_ENDIAN);
@@ -183,7 +194,7 @@ export class FakeRegion {
   /** Lays out one netmap_if naming `name`, pointing at the rings (tx, host tx, rx, host rx). */
   newIf(name: string, tx: FakeKring[], hostTx: FakeKring[], rx: FakeKring[], hostRx: FakeKring[]): number {
     const rings = [...tx, ...hostTx, ...rx, ...hostRx];
-    const nifp = this.alloc(FakeRegion.ifBytes(rings.length));
+    const nifp = this.alloc(FakeRegion.ifBytes(rings.length), 'if');
     const bytes = new TextEncoder().encode(name).subarray(0, IF_NAME_SIZE - 1);
     this.u8.set(bytes, nifp + IF_NAME);
     this.dv.setUint32(nifp + IF_TX_RINGS, tx.length, LITTLE_ENDIAN);
