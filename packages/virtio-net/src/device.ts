@@ -257,6 +257,11 @@ export class VirtioNetDevice {
     return this.started;
   }
 
+  /** True while a reset, pause or queue stop waits for a processing pass to end. */
+  get settling(): boolean {
+    return this.idleActions.length !== 0;
+  }
+
   get isPaused(): boolean {
     return this.paused;
   }

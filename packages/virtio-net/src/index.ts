@@ -7,3 +7,16 @@ export { offeredFeatures, guestHeaderLength, featureProblem, closeOffloadDepende
 export { DROP_REASONS, totalDrops } from './stats';
 export type { DropReason, DropCounters, QueueStats, NetDeviceStats } from './stats';
 export type { NetDeviceSnapshot } from './snapshot';
+export { LegacyVirtioPci, legacyRingLayout } from './pci/legacy';
+export * from './pci/legacy-registers';
+export type { LegacyVirtioPciOptions, LegacyPciSnapshot } from './pci/legacy';
+export { ModernVirtioPci } from './pci/modern';
+export * from './pci/modern-layout';
+export type { ModernVirtioPciOptions, ModernPciSnapshot, VirtioPciCapability } from './pci/modern';
+export { ModernCommonConfig } from './pci/modern-common-cfg';
+export * from './pci/common-cfg-offsets';
+export type { CommonConfigState } from './pci/modern-common-cfg';
+export { PciInterrupts, VIRTIO_PCI_ISR_QUEUE, VIRTIO_PCI_ISR_CONFIG, VIRTIO_MSI_NO_VECTOR } from './pci/interrupts';
+export type { PciInterruptOptions, PciInterruptState } from './pci/interrupts';
+export { MsixTable } from './pci/msix';
+export type { MsiDeliver, MsixState } from './pci/msix';

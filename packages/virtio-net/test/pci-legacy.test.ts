@@ -18,8 +18,8 @@ import {
   LEGACY_QUEUE_PFN,
   LEGACY_QUEUE_SEL,
   LEGACY_STATUS,
-  LegacyVirtioPci,
-} from '../src/pci/legacy';
+} from '../src/pci/legacy-registers';
+import { LegacyVirtioPci } from '../src/pci/legacy';
 import { equalBytes, frameSeq, makeFrame } from './guest';
 
 const RX_RING = 0x100000;
