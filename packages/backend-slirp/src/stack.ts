@@ -350,8 +350,10 @@ export class SlirpStack implements HostEvents {
       if (dst === o.gateway) return this.echoLocally(ip, icmp, now);
       return this.counters.drop('icmp-unavailable');
     }
+    const known = this.icmp.size;
     const m = this.icmp.map(ip.src, icmp.echoIdent, dst, real, now);
     if (!m) return this.counters.drop('icmp-table-full');
+    if (this.icmp.size > known) this.host.log('debug', `icmp echo flow: ${formatIpv4(ip.src)} id ${icmp.echoIdent} -> ${formatIpv4(dst)} (host ${formatIpv4(real)}, id ${m.hostId})`);
     const msg = icmp.bytes.slice();
     put16(msg, 4, m.hostId);
     put16(msg, 2, checksumUpdate16(get16(msg, 2), icmp.echoIdent, m.hostId)); // RFC 1624

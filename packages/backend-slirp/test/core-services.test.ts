@@ -271,4 +271,45 @@ test('ICMP errors from the host are relayed to the guest with the original quote
   assert.is(stack.counters.icmpErrorsRelayed, 1);
 });
 
+test('TTL 1 toward the outside: ICMP time exceeded from the gateway, nothing sent', () => {
+  const { stack, out, host } = makeStack();
+  stack.input(arpRequest(GUEST, GATEWAY), 0);
+  out();
+  stack.input(udpFrame(GUEST, ip('192.0.2.10'), 33434, 33435, bytes('traceroute'), { ttl: 1 }), 0);
+  const [e] = out();
+  assert.is(e!.icmp!.type, 11);
+  assert.is(e!.ip!.src, GATEWAY);
+  assert.is(stack.counters.drops['ip-ttl'], 1);
+  assert.is(host.calls.length, 0);
+});
+
+test('an ICMP error about a forwarded ping reaches the guest with its own echo id', () => {
+  const { stack, out, host } = makeStack();
+  stack.input(arpRequest(GUEST, GATEWAY), 0);
+  out();
+  const far = ip('192.0.2.77');
+  stack.input(echoFrame(GUEST, far, 0x1234, 9, bytes('probe')), 0);
+  const [sent] = host.take('icmpSend');
+  // A router says "host unreachable", quoting our request (with the host-side id).
+  const quote = new Uint8Array(28);
+  quote.set([0x45, 0, 0, 33, 0, 0, 0x40, 0, 64, 1, 0, 0, 10, 1, 1, 1, 192, 0, 2, 77]);
+  quote.set(sent!.data.subarray(0, 8), 20);
+  const err = new Uint8Array(36);
+  err.set([3, 1, 0, 0, 0, 0, 0, 0]);
+  err.set(quote, 8);
+  stack.hostIcmpReceived(ip('198.51.100.1'), err, 1);
+  const [e] = out();
+  assert.is(e!.icmp!.type, 3);
+  assert.is(e!.icmp!.code, 1);
+  assert.is(e!.ip!.src, ip('198.51.100.1'));
+  const q = e!.icmp!.data;
+  assert.is((q[24]! << 8) | q[25]!, 0x1234, 'the quoted echo carries the guest id again');
+  assert.is(stack.counters.icmpErrorsRelayed, 1);
+  // An error that quotes nothing of ours is dropped.
+  quote[24] ^= 0xff;
+  err.set(quote, 8);
+  stack.hostIcmpReceived(ip('198.51.100.1'), err, 1);
+  assert.is(stack.counters.drops['icmp-unmatched'], 1);
+});
+
 test.run();

@@ -193,4 +193,33 @@ test('the gateway refuses TCP unless loopback=on; restrict refuses everything', 
   assert.is(formatIpv4(lo.host.take('tcpConnect')[0]!.addr), '127.0.0.1');
 });
 
+test('hostile TCP: urgent pointer past the data, SYN with data, a RST storm, bogus ACKs — counted or ignored, never fatal', () => {
+  const { stack, host, out, handle, iss, conn } = established();
+  // URG with a pointer far past the segment: the data is delivered as ordinary data (urgent mode is not supported).
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 1, flags: TCP_ACK | 0x20, urgentPointer: 60000 }), bytes('abc')), 3);
+  assert.is(text(host.take('tcpWrite')[0]!.data), 'abc');
+  // A SYN inside the connection gets a challenge ACK, not a reset.
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1004, flags: TCP_SYN }), bytes('syn-data')), 4);
+  assert.is(out().pop()!.tcp!.flags, TCP_ACK);
+  assert.is(conn.state, 'ESTABLISHED');
+  // RSTs with wrong sequence numbers: challenge ACKs only.
+  for (let i = 0; i < 100; i++) stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 5000 + i * 1000, flags: TCP_RST })), 5);
+  assert.is(conn.state, 'ESTABLISHED');
+  // ACK of data never sent: an ACK back, state unchanged.
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1004, ack: iss + 100000 })), 6);
+  assert.is(conn.state, 'ESTABLISHED');
+  assert.is(host.take('tcpClose').length, 0);
+  void handle;
+});
+
+test('a new SYN carrying data: the data waits for the handshake (not delivered early)', () => {
+  const { stack, host, out } = makeStack();
+  stack.input(arpRequest(GUEST, GATEWAY), 0);
+  out();
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 50, flags: TCP_SYN })), 0, );
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ srcPort: 40001, seq: 70, flags: TCP_SYN }), bytes('early')), 0);
+  assert.is(host.take('tcpConnect').length, 2);
+  assert.is(host.take('tcpWrite').length, 0);
+});
+
 test.run();
