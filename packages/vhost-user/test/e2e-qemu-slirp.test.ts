@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { hasCommand, isRoot, prerequisite, testWhen, waitFor } from '@netbe/test-utils';
 import { buildGuestImage, guestPrerequisiteProblem } from '../../../tools/guest/build-initramfs';
 import { GuestVm } from '../../../tools/guest/qemu';
+import { dhcpClientScript } from '../../../tools/guest/scripts';
 import { NetbeProcess } from './e2e-netbe-process';
 
 const guestProblem = guestPrerequisiteProblem();
@@ -54,19 +55,7 @@ testWhen(test, pre, 'a QEMU guest on netbe serve with the user-mode network: DHC
   const qemuLine = await netbe.waitForLine(/-netdev vhost-user/, 60_000);
   const mac = /mac=([0-9a-f:]{17})/.exec(qemuLine)![1]!;
   const script = `#!/bin/sh
-cat > /tmp/dhcp.sh <<'EOF2'
-#!/bin/sh
-case "$1" in bound|renew)
-  ip addr flush dev "$interface"
-  ip addr add "$ip/\${mask:-24}" dev "$interface"
-  [ -n "$router" ] && ip route add default via "$router"
-  echo "NETBE-RESULT dhcp $ip router $router dns $dns"
-;; esac
-EOF2
-chmod +x /tmp/dhcp.sh
-ip link set eth0 up
-udhcpc -i eth0 -n -q -t 5 -T 2 -s /tmp/dhcp.sh
-ping -c 20 -i 0.05 -W 5 10.0.2.2 > /tmp/ping.txt 2>&1
+${dhcpClientScript()}ping -c 20 -i 0.05 -W 5 10.0.2.2 > /tmp/ping.txt 2>&1
 echo "NETBE-RESULT ping $(grep 'packets transmitted' /tmp/ping.txt)"
 # busybox-static's wget crashes in static glibc's resolver; nc with an address works.
 printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 10 10.0.2.2 ${webPort} > /tmp/got
