@@ -445,7 +445,12 @@ export class VirtioNetDevice {
 
   /** Delivers backend frames to the guest (the backend's rxReady, an RX kick, start/resume). */
   private receive(): void {
-    if (!this.canProcess(RX_QUEUE) || this.rxBusy || !this.config.linkUp) return;
+    if (this.rxBusy) return; // re-entered: the running pass goes on until the backend is empty
+    if (!this.canProcess(RX_QUEUE) || !this.config.linkUp) {
+      // Level-triggered readiness would call again and again: stop it until a kick, start or resume.
+      this.setBackendRx(false);
+      return;
+    }
     const q = this.queues[RX_QUEUE]!;
     this.rxBusy = true;
     this.busyDepth++;
@@ -453,6 +458,7 @@ export class VirtioNetDevice {
       const usedBefore = q.usedIdx;
       const outcome = this.receiver.run(q, this.batchLimit);
       const used = q.usedIdx !== usedBefore;
+      if (outcome === 'unusable') this.setBackendRx(false);
       if (outcome === 'stalled') {
         // No guest buffers: keep the frame in the backend until the guest kicks (backpressure).
         this.setBackendRx(false);
