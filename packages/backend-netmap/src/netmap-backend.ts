@@ -70,6 +70,9 @@ export class NetmapBackend implements NetBackend {
   private readonly tx: TxRing[];
   private readonly rx: RxRing[];
   private rxCursor = 0;
+  /** Length of the frame the last peek found on rx[rxCursor] (0: look again). The slots stay ours
+   * until released, so recv can take it without a second walk; take() re-checks every slot. */
+  private peeked = 0;
   private hdrLen = 0;
   private portHdrLen = 0;
   private caps: bigint | undefined;
@@ -164,6 +167,7 @@ export class NetmapBackend implements NetBackend {
         this.port.rxSync();
         for (const ring of this.rx) ring.unsynced = 0;
       }
+      if (!tx) this.peeked = 0;
       return true;
     } catch {
       this.netmap.syncErrors++;
@@ -180,6 +184,7 @@ export class NetmapBackend implements NetBackend {
       const len = rings[r]!.peek();
       if (len > 0) {
         this.rxCursor = r;
+        this.peeked = len;
         return len;
       }
     }
@@ -188,6 +193,7 @@ export class NetmapBackend implements NetBackend {
 
   peekRecvLen(): number {
     if (this.closed) return 0;
+    if (this.peeked > 0) return this.peeked;
     const len = this.peekRings();
     if (len > 0 || !this.sync(false)) return len;
     return this.peekRings();
@@ -197,6 +203,7 @@ export class NetmapBackend implements NetBackend {
     const len = this.peekRecvLen();
     if (len === 0) return 0;
     const ring = this.rx[this.rxCursor]!;
+    this.peeked = 0;
     const n = ring.take(iov, Math.min(iovcnt, iov.length), len);
     if (this.rx.length > 1) this.rxCursor = this.rxCursor + 1 === this.rx.length ? 0 : this.rxCursor + 1;
     // Hand half a ring of released slots back without waiting for the next poll or empty peek.
@@ -213,6 +220,7 @@ export class NetmapBackend implements NetBackend {
   rxDiscard(): number {
     const len = this.peekRecvLen();
     if (len === 0) return 0;
+    this.peeked = 0;
     this.rx[this.rxCursor]!.drop();
     this.counters.rxDrops++;
     return len;
