@@ -162,8 +162,11 @@ export class TapBackend implements NetBackend {
 
   recv(iov: Iov, iovcnt: number): number {
     if (this.closedFlag) return 0;
-    const count = Math.min(iovcnt, iov.length);
+    let count = Math.min(iovcnt, iov.length);
     if (this.bounceLen > 0) return this.recvFromBounce(iov, count);
+    // Room for the hidden header and the spare byte within one readv (IOV_MAX entries); a
+    // longer list is cut, and a frame that needed the rest is then a counted drop.
+    count = Math.min(count, sys.IOV_MAX - 2);
     let room = 0;
     for (let i = 0; i < count; i++) room += iov[i]!.length;
     const hidden = this.kernelHdrLen - this.hdrLen;
