@@ -62,9 +62,14 @@ export class InputReplay {
     else this.openPass();
   }
 
-  /** The frame that is due now, or undefined. */
-  head(): Uint8Array | undefined {
-    return this.ready ? this.current!.data : undefined;
+  /** The record whose frame is due now, or undefined (its bytes stay put until {@link consume}). */
+  head(): CaptureRecord | undefined {
+    return this.ready ? this.current! : undefined;
+  }
+
+  /** Length of the frame that is due now, or 0. */
+  headLength(): number {
+    return this.ready ? this.current!.capturedLength : 0;
   }
 
   /** The head frame was delivered or dropped: move on. */
@@ -114,7 +119,7 @@ export class InputReplay {
         return;
       }
       if (r) {
-        if (r.interface.linkType !== LINKTYPE_ETHERNET || r.data.length < ETHERNET_HEADER) {
+        if (r.interface.linkType !== LINKTYPE_ETHERNET || r.capturedLength < ETHERNET_HEADER) {
           this.summary.skipped++;
           continue;
         }

@@ -65,7 +65,7 @@ export class PcapBackend implements NetBackend {
   constructor(options: PcapBackendOptions) {
     this.name = options.name;
     const clock = options.clock ?? systemClock;
-    this.rx = new RxSignal(() => !this.closed && this.replay?.head() !== undefined);
+    this.rx = new RxSignal(() => !this.closed && (this.replay?.headLength() ?? 0) > 0);
     let settle!: { resolve: (s: ReplaySummary) => void; reject: (e: Error) => void };
     this.inputDone = new Promise<ReplaySummary>((resolve, reject) => (settle = { resolve, reject }));
     this.inputDone.catch(() => {}); // observed through onInputEnd or by whoever awaits it
@@ -149,14 +149,15 @@ export class PcapBackend implements NetBackend {
 
   peekRecvLen(): number {
     if (this.closed) return 0;
-    return this.replay?.head()?.length ?? 0;
+    return this.replay?.headLength() ?? 0;
   }
 
   recv(iov: Iov, iovcnt: number): number {
     if (this.closed) return 0;
-    const frame = this.replay?.head();
-    if (frame === undefined) return 0;
-    const n = scatterIov(frame, 0, frame.length, iov, Math.min(iovcnt, iov.length));
+    const r = this.replay?.head();
+    if (r === undefined) return 0;
+    // Straight from the file's read buffer into the guest's buffers.
+    const n = scatterIov(r.bytes, r.dataOffset, r.dataOffset + r.capturedLength, iov, Math.min(iovcnt, iov.length));
     this.replay!.consume();
     if (n < 0) {
       this.counters.rxDrops++;
@@ -169,9 +170,8 @@ export class PcapBackend implements NetBackend {
 
   rxDiscard(): number {
     if (this.closed) return 0;
-    const frame = this.replay?.head();
-    if (frame === undefined) return 0;
-    const len = frame.length;
+    const len = this.replay?.headLength() ?? 0;
+    if (len === 0) return 0;
     this.replay!.consume();
     this.counters.rxDrops++;
     return len;

@@ -110,7 +110,12 @@ export class CaptureDecoder {
     this.buf = new Uint8Array(this.readSize);
     this.view = new DataView(this.buf.buffer);
     this.record = {
-      data: this.buf.subarray(0, 0),
+      get data(): Uint8Array {
+        return this.bytes.subarray(this.dataOffset, this.dataOffset + this.capturedLength);
+      },
+      bytes: this.buf,
+      dataOffset: 0,
+      capturedLength: 0,
       originalLength: 0,
       seconds: 0,
       nanos: 0,
@@ -337,7 +342,9 @@ export class CaptureDecoder {
     r.nanos = nanos - carry * 1e9;
     r.hasTimestamp = true;
     r.originalLength = originalLength;
-    r.data = this.buf.subarray(p + PCAP_RECORD_HEADER_LENGTH, p + PCAP_RECORD_HEADER_LENGTH + capturedLength);
+    r.bytes = this.buf;
+    r.dataOffset = p + PCAP_RECORD_HEADER_LENGTH;
+    r.capturedLength = capturedLength;
     r.interface = iface;
     r.flags = 0;
     r.direction = DIRECTION_UNKNOWN;
@@ -510,7 +517,9 @@ export class CaptureDecoder {
       r.nanos = 0;
     }
     r.hasTimestamp = hasTimestamp;
-    r.data = this.buf.subarray(dataPos, dataPos + capturedLength);
+    r.bytes = this.buf;
+    r.dataOffset = dataPos;
+    r.capturedLength = capturedLength;
     r.originalLength = originalLength;
     r.interface = iface;
     r.flags = 0;
@@ -520,14 +529,23 @@ export class CaptureDecoder {
     return r;
   }
 
-  /** Reads epb_flags / pack_flags (code 2) after the padded packet data. */
+  /** Reads epb_flags / pack_flags (code 2) after the padded packet data (§3.5; no closure per packet). */
   private packetFlags(r: CaptureRecord, optionsFrom: number, blockEnd: number, at: number): void {
-    this.options(optionsFrom, blockEnd, at, (code, pos, len) => {
+    let pos = optionsFrom;
+    while (pos + 4 <= blockEnd) {
+      const code = this.u16(pos);
+      const len = this.u16(pos + 2);
+      if (code === OPT_ENDOFOPT) return;
+      const padded = (len + 3) & ~3;
+      if (pos + 4 + padded > blockEnd) {
+        this.fail(`option ${code} of length ${len} runs past the end of its block`, at + (pos - this.start));
+      }
       if (code === EPB_FLAGS && len >= 4) {
-        r.flags = this.u32(pos);
+        r.flags = this.u32(pos + 4);
         r.direction = (r.flags & 3) as Direction;
       }
-    });
+      pos += 4 + padded;
+    }
   }
 
   private enhancedPacket(p: number, length: number, at: number): CaptureRecord {

@@ -46,12 +46,17 @@ export interface InterfaceInfo {
 }
 
 /**
- * One captured packet. The decoder reuses this object and `data` is a view into its buffer:
- * both are valid until the next call that feeds or advances the decoder; copy what you keep.
+ * One captured packet. The decoder reuses this object, and its bytes live in the decoder's
+ * buffer: both are valid until the next call that feeds or advances the decoder; copy what you
+ * keep. `bytes[dataOffset, dataOffset + capturedLength)` is the packet without allocating;
+ * `data` is the same bytes as a view (allocated on each access).
  */
 export interface CaptureRecord {
-  /** The captured bytes (`capturedLength` = data.length). */
-  data: Uint8Array;
+  readonly data: Uint8Array;
+  /** The decoder's buffer, holding the packet at {@link dataOffset}. */
+  bytes: Uint8Array;
+  dataOffset: number;
+  capturedLength: number;
   originalLength: number;
   /** Seconds since 1970 and nanoseconds within the second. 0/0 when the block has none (SPB). */
   seconds: number;
