@@ -142,10 +142,12 @@ export class VirtioNetDevice {
 
   /**
    * Validates the rings of queue `index` against guest memory and enables it (PCI queue_enable,
-   * a legacy QUEUE_PFN write, vhost-user ring start). Returns false when the rings are unusable
+   * a legacy QUEUE_PFN write, vhost-user ring start). With `usedIdxFromRing` the used index is
+   * read back from the ring first (vhost-user SET_VRING_BASE sets only `lastAvailIdx`). Pending
+   * chains are processed at once when the device is started. Returns false when the rings are unusable
    * (the queue's error says why, and `queueError` was called).
    */
-  startQueue(index: number): boolean {
+  startQueue(index: number, options: { usedIdxFromRing?: boolean } = {}): boolean {
     const q = this.queue(index);
     if (this.guestMemory === null) return false;
     q.setFeatures(this.negotiatedFeatures);
@@ -153,6 +155,8 @@ export class VirtioNetDevice {
       this.queueEnabled[index] = false;
       return false;
     }
+    // vhost-user: the front-end owns the rings across a stop/start; continue from its used->idx.
+    if (options.usedIdxFromRing === true) q.syncUsedIdxFromRing();
     this.queueEnabled[index] = true;
     this.process(index);
     return true;

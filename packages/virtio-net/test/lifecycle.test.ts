@@ -163,4 +163,27 @@ test('link down: config status and a config-change notification; TX dropped as l
   assert.is(frameSeq(b.receive()[0]!.frame), 2);
 });
 
+test('vhost-user style: stop a queue (GET_VRING_BASE), restart it from the saved base; nothing lost', async () => {
+  const { a, b } = twoGuests();
+  b.postRx(100, 2048);
+  for (let i = 0; i < 10; i++) a.send(makeFrame(90, i));
+  const state = await a.device.stopQueue(1);
+  assert.is(state.lastAvailIdx, 10);
+  for (let i = 10; i < 20; i++) a.send(makeFrame(90, i)); // kicks while stopped: nothing happens
+  assert.is(a.device.stats.tx.frames, 10);
+  // SET_VRING_ADDR/BASE + SET_VRING_KICK: same rings, base from GET_VRING_BASE.
+  a.device.resetQueue(1);
+  const q = a.device.queue(1);
+  q.size = a.txDriver.size;
+  q.descAddr = a.txDriver.descAddr;
+  q.availAddr = a.txDriver.availAddr;
+  q.usedAddr = a.txDriver.usedAddr;
+  q.lastAvailIdx = state.lastAvailIdx;
+  assert.ok(a.device.startQueue(1, { usedIdxFromRing: true }));
+  const got: ReceivedFrame[] = [];
+  await waitFor(() => (got.push(...b.receive()), got.length >= 20));
+  checkInOrder(got, 20, () => 90);
+  assert.is(a.completeTx(), 20);
+});
+
 test.run();
