@@ -18,9 +18,6 @@ export interface NativePortInfo {
   legacy: boolean;
 }
 
-/** An opaque uv_poll handle. */
-export type NativePoller = { readonly __poller: unique symbol };
-
 /** The addon's functions (src/native/binding.c). Each throws Error{code,errno,syscall} on failure. */
 export interface NativeNetmap {
   open(path?: string): number;
@@ -38,10 +35,6 @@ export interface NativeNetmap {
   rxSync(fd: number): void;
   mmap(fd: number, size: number): ArrayBuffer;
   unmap(buffer: ArrayBuffer): void;
-  pollOpen(fd: number, callback: (status: number, events: number) => void): NativePoller;
-  pollStart(poller: NativePoller, events: number): void;
-  pollStop(poller: NativePoller): void;
-  pollClose(poller: NativePoller): void;
   abi(): Record<string, number>;
 }
 

@@ -1,6 +1,6 @@
 export * from './abi';
 export { nativeNetmap } from './binding';
-export type { NativeNetmap, NativePortInfo, NativePoller } from './binding';
+export type { NativeNetmap, NativePortInfo } from './binding';
 export { NetmapUnavailableError, errnoOf } from './errors';
 export { kernelNetmap, netmapSystem, withControlFd } from './port';
 export type { NetmapPort, NetmapPortInfo, NetmapRegistration, NetmapSystem } from './port';

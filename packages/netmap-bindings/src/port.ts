@@ -1,5 +1,6 @@
 import { NETMAP_DEVICE, NR_REG_ALL_NIC } from './abi';
-import { nativeNetmap, type NativeNetmap, type NativePoller, type NativePortInfo } from './binding';
+import { sys, type Watcher } from '@netbe/sys';
+import { nativeNetmap, type NativeNetmap, type NativePortInfo } from './binding';
 import { errnoOf, NetmapUnavailableError } from './errors';
 
 /** What to register: the request name (nmreq_header.nr_name), the NR_REG_* mode and ring. */
@@ -53,8 +54,6 @@ export interface NetmapSystem {
   openPort(registration: NetmapRegistration): NetmapPort;
 }
 
-const UV_READABLE = 1;
-
 /** One mapping per memory allocator (netmap's nr_mem_id), shared by the ports that use it. */
 interface Mapping {
   memory: ArrayBuffer;
@@ -78,7 +77,7 @@ class KernelPort implements NetmapPort {
   readonly memory: ArrayBuffer;
   readonly nifpOffset: number;
   readonly info: NetmapPortInfo;
-  private poller: NativePoller | undefined;
+  private watcher: Watcher | undefined;
   private callback: (() => void) | null = null;
   private closed = false;
 
@@ -121,11 +120,13 @@ class KernelPort implements NetmapPort {
   watchReadable(callback: (() => void) | null): void {
     if (this.closed) return;
     this.callback = callback;
+    // The same level-triggered uv_poll watcher as the tap backend (@netbe/sys). On POLLERR
+    // libuv stops it; the callback still runs so the caller's next sync reports the failure.
     if (callback) {
-      this.poller ??= this.native.pollOpen(this.fd, () => this.callback?.());
-      this.native.pollStart(this.poller, UV_READABLE);
-    } else if (this.poller) {
-      this.native.pollStop(this.poller);
+      this.watcher ??= sys.watcherCreate(this.fd, () => this.callback?.());
+      sys.watcherStart(this.watcher, sys.READABLE);
+    } else if (this.watcher) {
+      sys.watcherStop(this.watcher);
     }
   }
 
@@ -133,7 +134,7 @@ class KernelPort implements NetmapPort {
     if (this.closed) return;
     this.closed = true;
     this.callback = null;
-    if (this.poller) this.native.pollClose(this.poller);
+    if (this.watcher) sys.watcherClose(this.watcher);
     this.native.close(this.fd);
     const mapping = mappings.get(this.info.memId);
     if (mapping && mapping.memory === this.memory && --mapping.refs === 0) {

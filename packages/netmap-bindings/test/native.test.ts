@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withTimeout } from '@netbe/test-utils';
 import * as abi from '../src/abi';
 import { nativeNetmap } from '../src/binding';
 
@@ -46,8 +45,6 @@ test('bad arguments throw TypeError, never abort', () => {
   assert.throws(() => native.register(0, 'eth0', 9, 0, 0), (e: Error) => e instanceof TypeError && /mode/.test(e.message));
   assert.throws(() => native.mmap(0, 0), (e: Error) => e instanceof TypeError);
   assert.throws(() => native.unmap({} as ArrayBuffer), (e: Error) => e instanceof TypeError);
-  assert.throws(() => native.pollStart({} as never, 1), (e: Error) => e instanceof TypeError);
-  assert.throws(() => native.pollOpen(0, 'nope' as never), (e: Error) => e instanceof TypeError);
 });
 
 test('a failed system call carries code, errno and syscall', () => {
@@ -94,35 +91,6 @@ test('mmap maps MAP_SHARED read/write; unmap detaches every view', () => {
   native.unmap(region); // idempotent
   const check = execFileSync('od', ['-An', '-tu1', '-j200', '-N1', file]).toString().trim();
   assert.is(check, '7', 'the write went through the shared mapping');
-});
-
-test('pollOpen/pollStart report readability level-triggered; pollStop silences; pollClose closes', async () => {
-  const fifo = join(dir, 'fifo');
-  execFileSync('mkfifo', [fifo]);
-  const fd = native.open(fifo);
-  let calls = 0;
-  const poller = native.pollOpen(fd, (status, events) => {
-    assert.is(status, 0);
-    assert.is(events & 1, 1);
-    calls++;
-  });
-  try {
-    native.pollStart(poller, 1);
-    writeFileSync(fifo, 'x'); // O_RDWR fifo: this end is open, so the write does not block
-    await withTimeout(5000, new Promise<void>((resolve) => {
-      const tick = (): void => (calls >= 3 ? resolve() : void setTimeout(tick, 1));
-      tick();
-    }), 'level-triggered readiness');
-    native.pollStop(poller);
-    const seen = calls;
-    await new Promise((r) => setTimeout(r, 20));
-    assert.is(calls, seen, 'no callback after pollStop');
-  } finally {
-    native.pollClose(poller);
-    native.pollClose(poller);
-    native.close(fd);
-  }
-  assert.throws(() => native.pollStart(poller, 1), (e: Error & { code?: string }) => e.code === 'EBADF');
 });
 
 test.run();

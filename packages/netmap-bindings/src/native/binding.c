@@ -2,7 +2,7 @@
  * netmap-bindings: the system calls netbe needs to drive a netmap port, and nothing else.
  * open /dev/netmap, NIOCCTRL requests (register, port info, port header length, VALE
  * create/attach/detach/list), NIOCTXSYNC/NIOCRXSYNC, mmap of the shared region (returned as an
- * external ArrayBuffer that munmaps when released), and fd readiness through uv_poll.
+ * external ArrayBuffer that munmaps when released). Readiness is @netbe/sys's uv_poll watcher.
  * Ring logic lives in TypeScript. Every argument is checked (TypeError); a failed system call
  * throws an Error carrying `code` (the errno name), `errno` and `syscall`. Never aborts.
  */
@@ -502,158 +502,6 @@ static napi_value nb_unmap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---------------------------------------------------------------- readiness (uv_poll) */
-
-struct poller {
-  uv_poll_t handle;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async;
-  bool closed;    /* uv_close called */
-  bool finalized; /* the JS handle is gone */
-};
-
-static void poller_on_close(uv_handle_t *h) {
-  struct poller *p = h->data;
-  if (p->finalized) free(p);
-  else p->closed = true; /* the finalizer frees it */
-}
-
-static void poller_release(struct poller *p) {
-  if (p->callback) {
-    napi_delete_reference(p->env, p->callback);
-    p->callback = NULL;
-  }
-  if (p->async) {
-    napi_async_destroy(p->env, p->async);
-    p->async = NULL;
-  }
-}
-
-static void poller_cb(uv_poll_t *h, int status, int events) {
-  struct poller *p = h->data;
-  if (!p->callback) return;
-  napi_env env = p->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, recv, argv[2];
-  if (napi_get_reference_value(env, p->callback, &fn) == napi_ok && fn) {
-    napi_get_global(env, &recv); /* napi_make_callback wants an object receiver */
-    napi_create_int32(env, status, &argv[0]);
-    napi_create_int32(env, events, &argv[1]);
-    if (napi_make_callback(env, p->async, recv, fn, 2, argv, NULL) != napi_ok) {
-      /* A throwing listener surfaces as an ordinary uncaught exception, not a lost error. */
-      napi_value error;
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
-    }
-  }
-  napi_close_handle_scope(env, scope);
-}
-
-static void poller_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  struct poller *p = data;
-  if (p->closed) {
-    free(p);
-    return;
-  }
-  p->finalized = true;
-  if (!uv_is_closing((uv_handle_t *)&p->handle)) {
-    poller_release(p);
-    uv_close((uv_handle_t *)&p->handle, poller_on_close);
-  }
-}
-
-static bool get_poller(napi_env env, napi_value v, struct poller **out) {
-  napi_valuetype t;
-  void *data = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok || !data) {
-    throw_type(env, "expected a poller handle");
-    return false;
-  }
-  *out = data;
-  return true;
-}
-
-/* pollOpen(fd, callback(status, events)) -> handle. Starts stopped. */
-static napi_value nb_poll_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result, name;
-  int fd;
-  napi_valuetype t;
-  uv_loop_t *loop;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_type(env, "pollOpen(fd, callback)");
-  if (!arg_fd(env, argv[0], &fd)) return NULL;
-  CHECK(napi_typeof(env, argv[1], &t));
-  if (t != napi_function) return throw_type(env, "callback must be a function");
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  struct poller *p = calloc(1, sizeof *p);
-  if (!p) return throw_errno(env, ENOMEM, "calloc", "poller");
-  int r = uv_poll_init(loop, &p->handle, fd);
-  if (r < 0) {
-    free(p);
-    return throw_errno(env, -r, "uv_poll_init", "netmap fd");
-  }
-  p->handle.data = p;
-  p->env = env;
-  napi_create_string_utf8(env, "netmap:poll", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[1], 1, &p->callback) != napi_ok ||
-      napi_async_init(env, NULL, name, &p->async) != napi_ok ||
-      napi_create_external(env, p, poller_finalize, NULL, &result) != napi_ok) {
-    poller_release(p);
-    p->finalized = true;
-    uv_close((uv_handle_t *)&p->handle, poller_on_close);
-    return throw_last(env);
-  }
-  return result;
-}
-
-/* pollStart(handle, events): 1 readable, 2 writable (UV_READABLE/UV_WRITABLE). Level-triggered. */
-static napi_value nb_poll_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  struct poller *p;
-  int64_t events;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_type(env, "pollStart(handle, events)");
-  if (!get_poller(env, argv[0], &p) || !arg_int(env, argv[1], 1, 3, &events, "events")) return NULL;
-  if (uv_is_closing((uv_handle_t *)&p->handle)) return throw_errno(env, EBADF, "uv_poll_start", "closed poller");
-  int r = uv_poll_start(&p->handle, (int)events, poller_cb);
-  if (r < 0) return throw_errno(env, -r, "uv_poll_start", "netmap fd");
-  return NULL;
-}
-
-static napi_value nb_poll_stop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  struct poller *p;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_type(env, "pollStop(handle)");
-  if (!get_poller(env, argv[0], &p)) return NULL;
-  if (!uv_is_closing((uv_handle_t *)&p->handle)) uv_poll_stop(&p->handle);
-  return NULL;
-}
-
-/* pollClose(handle): stops and closes; idempotent. Call it before closing the fd. */
-static napi_value nb_poll_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  struct poller *p;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_type(env, "pollClose(handle)");
-  if (!get_poller(env, argv[0], &p)) return NULL;
-  if (!uv_is_closing((uv_handle_t *)&p->handle)) {
-    uv_poll_stop(&p->handle);
-    poller_release(p);
-    uv_close((uv_handle_t *)&p->handle, poller_on_close);
-  }
-  return NULL;
-}
-
 /* ---------------------------------------------------------------- ABI facts, for the TS mirror */
 
 static napi_value nb_abi(napi_env env, napi_callback_info info) {
@@ -697,9 +545,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("valeAttach", nb_vale_attach), EXPORT("valeDetach", nb_vale_detach),
       EXPORT("valeList", nb_vale_list),  EXPORT("txSync", nb_txsync),
       EXPORT("rxSync", nb_rxsync),       EXPORT("mmap", nb_mmap),
-      EXPORT("unmap", nb_unmap),         EXPORT("pollOpen", nb_poll_open),
-      EXPORT("pollStart", nb_poll_start), EXPORT("pollStop", nb_poll_stop),
-      EXPORT("pollClose", nb_poll_close), EXPORT("abi", nb_abi),
+      EXPORT("unmap", nb_unmap),         EXPORT("abi", nb_abi),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return throw_last(env);
   return exports;
