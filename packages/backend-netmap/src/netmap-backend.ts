@@ -104,8 +104,15 @@ export class NetmapBackend implements NetBackend {
     try {
       const memory = PortMemory.open(name, port.memory, port.nifpOffset, parsed.mode, parsed.ringId);
       const backend = new NetmapBackend(name, port, memory);
-      // A persistent VALE port may still carry the header length its last user set.
-      if (port.getHeaderLength() !== 0) port.setHeaderLength(0);
+      // A persistent VALE port may still carry the header length its last user set. (A kernel
+      // built without VALE refuses the request: then there is no header to reset.)
+      let inherited = 0;
+      try {
+        inherited = port.getHeaderLength();
+      } catch {
+        inherited = 0;
+      }
+      if (inherited !== 0) port.setHeaderLength(0);
       return backend;
     } catch (e) {
       port.close();

@@ -402,7 +402,11 @@ export class FakePort implements NetmapPort {
   }
 
   setHeaderLength(len: number): void {
-    if (!this.adapter.acceptsHeader(len)) throw sysError('EINVAL', `ioctl(NIOCCTRL, NETMAP_REQ_PORT_HDR_SET) ${this.name}`);
+    // netmap: lengths other than 0/10/12 are EINVAL; a port that is not a VALE port is ENXIO.
+    if (!this.adapter.acceptsHeader(len)) {
+      const code = len === 0 || len === 10 || len === 12 ? 'ENXIO' : 'EINVAL';
+      throw sysError(code, `ioctl(NIOCCTRL, NETMAP_REQ_PORT_HDR_SET) ${this.name}`);
+    }
     this.adapter.hdrLen = len;
   }
 
