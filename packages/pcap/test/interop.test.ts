@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,15 +71,17 @@ async function sameAsTshark(file: string, expectCount?: number): Promise<Capture
   return ours;
 }
 
-/** Captures `count` UDP datagrams to 127.0.0.1 with tcpdump and returns the file. */
-async function tcpdumpCapture(name: string, count: number, extra: string[]): Promise<string> {
+/** Captures `count` UDP datagrams to 127.0.0.1 with tcpdump (or tshark) and returns the file. */
+async function tcpdumpCapture(name: string, count: number, extra: string[], tool: 'tcpdump' | 'tshark' = 'tcpdump'): Promise<string> {
   const file = join(dir, name);
   const sock = createSocket('udp4');
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const sink = createSocket('udp4');
   await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
   const port = sink.address().port;
-  const child = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '-c', String(count), '-w', file, ...extra, 'udp', 'and', 'dst', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const filter = `udp and dst port ${port}`;
+  const args = tool === 'tcpdump' ? ['-i', 'lo', '-n', '-U', '-c', String(count), '-w', file, ...extra, filter] : ['-i', 'lo', '-n', '-c', String(count), '-w', file, ...extra, '-f', filter];
+  const child = spawn(tool, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     let stderr = '';
     await withTimeout(
@@ -87,20 +89,23 @@ async function tcpdumpCapture(name: string, count: number, extra: string[]): Pro
       new Promise<void>((resolve, reject) => {
         child.stderr!.on('data', (d: Buffer) => {
           stderr += d.toString();
-          if (stderr.includes('listening on')) resolve();
+          if (stderr.includes('listening on') || stderr.includes('Capturing on')) resolve();
         });
-        child.on('exit', (code) => reject(new Error(`tcpdump exited (${code}) before listening: ${stderr}`)));
+        child.on('exit', (code) => reject(new Error(`${tool} exited (${code}) before listening: ${stderr}`)));
       }),
-      'tcpdump start',
+      `${tool} start`,
     );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // Sizes from 1 byte to a full 1500-byte MTU frame (1472 bytes of UDP payload), then bigger
-    // datagrams that loopback (MTU 65536) carries whole.
-    for (let i = 0; i < count; i++) {
-      const size = i === count - 1 ? 8000 : 1 + ((i * 97) % 1472);
+    let exitCode: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exitCode = code))));
+    // Sizes from 1 byte to a full 1500-byte MTU frame (1472 bytes of UDP payload), every 10th a
+    // bigger datagram that loopback (MTU 65536) carries whole. Sent until the tool has its count
+    // (dumpcap may start capturing a moment after it says so); bounded.
+    for (let i = 0; i < count * 20 && exitCode === undefined; i++) {
+      const size = i % 10 === 9 ? 8000 : 1 + ((i * 97) % 1472);
       await new Promise<void>((resolve, reject) => sock.send(new Uint8Array(size).fill(i), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+      if (i >= count) await new Promise((r) => setTimeout(r, 5));
     }
-    const code = await withTimeout(10_000, exited, 'tcpdump exit');
+    const code = await withTimeout(10_000, exited, `${tool} exit`);
     assert.is(code, 0);
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
@@ -146,6 +151,53 @@ testWhen(test, capture, 'editcap conversions: pcapng, nanosecond pcap, comments,
   await run('editcap', ['-F', 'pcapng', '-s', '64', '-t', '-1000.25', usPcap, cut]);
   const cutFrames = await sameAsTshark(cut, 30);
   assert.ok(cutFrames.every((p) => p.data.length <= 64));
+});
+
+testWhen(test, capture, 'tshark (dumpcap) pcapng capture with its IDB options and statistics blocks', async () => {
+  const file = await tcpdumpCapture('tshark.pcapng', 15, [], 'tshark');
+  const reader = new CaptureReader(await openFileSource(file));
+  let n = 0;
+  while (await reader.read()) n++;
+  assert.is(n, 15);
+  assert.is(reader.format, 'pcapng');
+  assert.is(reader.interfaces[0]!.name, 'lo');
+  assert.ok(reader.decoder.skippedBlocks >= 1, 'the interface statistics block was skipped');
+  await reader.close();
+  await sameAsTshark(file, 15);
+});
+
+const scapyPython = '/usr/bin/python3';
+const scapy = prerequisite(
+  [tools.ok, tools.reason],
+  [(() => {
+    try {
+      return execFileSync(scapyPython, ['-c', 'import scapy.all'], { stdio: 'ignore', timeout: 60_000 }) !== undefined;
+    } catch {
+      return false;
+    }
+  })(), `${scapyPython} with scapy is not installed (apt-get install python3-scapy)`],
+);
+
+testWhen(test, scapy, 'big-endian pcap (µs and ns) written by scapy read like tshark', async () => {
+  for (const nano of [false, true]) {
+    const file = join(dir, `scapy-be-${nano ? 'ns' : 'us'}.pcap`);
+    const script = [
+      'import sys',
+      'from scapy.all import Ether, IP, UDP, Raw, PcapWriter',
+      'from decimal import Decimal',
+      `w = PcapWriter(sys.argv[1], endianness='>', nano=${nano ? 'True' : 'False'}, sync=True)`,
+      'for i in range(12):',
+      '    p = Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01")/IP(dst="127.0.0.1")/UDP(dport=9)/Raw(b"x" * (i * 111))',
+      '    p.time = Decimal("1700000000.123456789") + i',
+      '    w.write(p)',
+      'w.close()',
+    ].join('\n');
+    await run(scapyPython, ['-c', script, file]);
+    const magic = readFileSync(file).readUInt32BE(0);
+    assert.is(magic, nano ? 0xa1b23c4d : 0xa1b2c3d4, 'big-endian magic');
+    const ours = await sameAsTshark(file, 12);
+    assert.is(ours[0]!.nanos, nano ? 123456789 : 123457000); // scapy rounds to the microsecond
+  }
 });
 
 for (const format of ['pcap', 'pcapng'] as const) {
