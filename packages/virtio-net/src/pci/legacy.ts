@@ -1,5 +1,6 @@
 import { DeviceStatus, availRingBytes, descTableBytes, STATUS_DRIVER_OK } from '@netbe/virtio';
 import { replayStatus } from './status-replay';
+import { matchesField, type RegisterField } from './register-field';
 import type { VirtioNetDevice } from '../device';
 import type { NetDeviceSnapshot } from '../snapshot';
 import { PciInterrupts, type PciInterruptState, VIRTIO_MSI_NO_VECTOR } from './interrupts';
@@ -48,12 +49,7 @@ export interface LegacyPciSnapshot {
   interrupts: PciInterruptState;
 }
 
-interface Register {
-  offset: number;
-  size: number;
-}
-
-const REGISTERS: readonly Register[] = [
+const REGISTERS: readonly RegisterField[] = [
   { offset: LEGACY_HOST_FEATURES, size: 4 },
   { offset: LEGACY_GUEST_FEATURES, size: 4 },
   { offset: LEGACY_QUEUE_PFN, size: 4 },
@@ -63,7 +59,7 @@ const REGISTERS: readonly Register[] = [
   { offset: LEGACY_STATUS, size: 1 },
   { offset: LEGACY_ISR, size: 1 },
 ];
-const MSIX_REGISTERS: readonly Register[] = [
+const MSIX_REGISTERS: readonly RegisterField[] = [
   { offset: LEGACY_MSI_CONFIG_VECTOR, size: 2 },
   { offset: LEGACY_MSI_QUEUE_VECTOR, size: 2 },
 ];
@@ -272,9 +268,7 @@ export class LegacyVirtioPci {
   }
 
   private isRegister(offset: number, size: number): boolean {
-    for (const r of REGISTERS) if (r.offset === offset) return r.size === size;
-    if (this.interrupts.msixEnabled) for (const r of MSIX_REGISTERS) if (r.offset === offset) return r.size === size;
-    return false;
+    return matchesField(REGISTERS, offset, size) || (this.interrupts.msixEnabled && matchesField(MSIX_REGISTERS, offset, size));
   }
 
   private bad(value: number): number {

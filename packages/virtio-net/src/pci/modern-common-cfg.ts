@@ -1,6 +1,7 @@
 import type { DeviceStatus } from '@netbe/virtio';
 import type { VirtioNetDevice } from '../device';
 import type { PciInterrupts } from './interrupts';
+import { matchesField, type RegisterField } from './register-field';
 import {
   COMMON_DEVICE_FEATURE_SELECT,
   COMMON_DEVICE_FEATURE,
@@ -20,12 +21,7 @@ import {
   COMMON_QUEUE_DEVICE,
 } from './common-cfg-offsets';
 
-interface Field {
-  offset: number;
-  size: number;
-}
-
-const FIELDS: readonly Field[] = [
+const FIELDS: readonly RegisterField[] = [
   { offset: COMMON_DEVICE_FEATURE_SELECT, size: 4 },
   { offset: COMMON_DEVICE_FEATURE, size: 4 },
   { offset: COMMON_DRIVER_FEATURE_SELECT, size: 4 },
@@ -199,8 +195,7 @@ export class ModernCommonConfig {
   }
 
   private isField(offset: number, size: number): boolean {
-    for (const f of FIELDS) if (f.offset === offset) return f.size === size;
-    return false;
+    return matchesField(FIELDS, offset, size);
   }
 
   /** The 64-bit field an access hits (whole, or one 32-bit half), or -1. */
