@@ -256,10 +256,8 @@ export class VhostUserSession {
         const s = decodeVringState(msg);
         const v = this.vring(msg, s.index);
         // vhost-user.rst: "stop ring ... and return the index of the next descriptor".
-        const next = v.started ? this.device.queue(s.index).lastAvailIdx : v.base;
         this.stopRing(s.index, v);
-        v.base = next;
-        return encodeVringState({ index: s.index, num: next });
+        return encodeVringState({ index: s.index, num: v.base });
       }
       case Req.SET_VRING_KICK:
       case Req.SET_VRING_CALL:
@@ -480,6 +478,8 @@ export class VhostUserSession {
 
   private stopRing(index: number, v: Vring): void {
     if (v.running) this.setRunning(index, v, false);
+    // Where the ring stopped is where it restarts unless SET_VRING_BASE says otherwise.
+    if (v.started) v.base = this.device.queue(index).lastAvailIdx;
     v.watch?.stop();
     v.watch = null;
     if (v.kickFd >= 0) this.closeQuietly(v.kickFd);

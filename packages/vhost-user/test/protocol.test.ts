@@ -190,6 +190,27 @@ test('a ring restarted with SET_VRING_BASE continues from the used index in gues
   }
 });
 
+test('a new SET_VRING_KICK on a running ring keeps its position (no chain is sent twice)', async () => {
+  const got = collect(rig.wire);
+  const fe = frontend(rig);
+  try {
+    await fe.setUp();
+    const tx = fe.drivers[1]!;
+    for (let i = 0; i < 3; i++) tx.postAndKick({ readable: [withHeader(frame(70, i))] });
+    await waitFor(() => got.length === 3, 5000, 'three frames');
+    const kick = sys.eventfdCreate(0);
+    fe.send(Req.SET_VRING_KICK, encodeVringFd(1, false), { fds: [kick] });
+    await fe.getU64(Req.GET_QUEUE_NUM);
+    sys.eventfdWrite(kick, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(got.length, 3, 'nothing re-sent');
+    assert.is(await fe.getVringBase(1), 3);
+    sys.close(kick);
+  } finally {
+    fe.close();
+  }
+});
+
 test('a memory table with several regions from several fds, ring in the second region', async () => {
   const fe = frontend(rig, { rings: 2 });
   try {
