@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  shims: true, // import.meta.url in the CommonJS build (the addon is found relative to it)
+  external: ['@netbe/sys'],
 });
