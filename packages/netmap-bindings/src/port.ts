@@ -2,6 +2,7 @@ import { NETMAP_DEVICE, NR_REG_ALL_NIC } from './abi';
 import { sys, type Watcher } from '@netbe/sys';
 import { nativeNetmap, type NativeNetmap, type NativePortInfo } from './binding';
 import { errnoOf, NetmapUnavailableError } from './errors';
+import { MappingCache } from './mappings';
 
 /** What to register: the request name (nmreq_header.nr_name), the NR_REG_* mode and ring. */
 export interface NetmapRegistration {
@@ -55,12 +56,7 @@ export interface NetmapSystem {
 }
 
 /** One mapping per memory allocator (netmap's nr_mem_id), shared by the ports that use it. */
-interface Mapping {
-  memory: ArrayBuffer;
-  size: number;
-  refs: number;
-}
-const mappings = new Map<number, Mapping>();
+const mappings = new MappingCache();
 
 /** Opens the control device, turning its absence into the one clear message. */
 function openDevice(native: NativeNetmap, path: string): number {
@@ -92,13 +88,7 @@ class KernelPort implements NetmapPort {
     const { offset: _offset, legacy: _legacy, ...info } = r;
     this.info = info;
     this.nifpOffset = r.offset;
-    let mapping = mappings.get(r.memId);
-    if (!mapping || mapping.size !== r.memsize) {
-      mapping = { memory: native.mmap(fd, r.memsize), size: r.memsize, refs: 0 };
-      mappings.set(r.memId, mapping);
-    }
-    mapping.refs++;
-    this.memory = mapping.memory;
+    this.memory = mappings.acquire(r.memId, r.memsize, () => native.mmap(fd, r.memsize));
   }
 
   txSync(): void {
@@ -136,11 +126,7 @@ class KernelPort implements NetmapPort {
     this.callback = null;
     if (this.watcher) sys.watcherClose(this.watcher);
     this.native.close(this.fd);
-    const mapping = mappings.get(this.info.memId);
-    if (mapping && mapping.memory === this.memory && --mapping.refs === 0) {
-      mappings.delete(this.info.memId);
-      this.native.unmap(mapping.memory);
-    }
+    mappings.release(this.info.memId, this.memory, (memory) => this.native.unmap(memory));
   }
 }
 
