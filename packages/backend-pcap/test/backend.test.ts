@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,6 +255,37 @@ test('config strings through the registry: files, errors naming the option and o
   const unknown = (await assertRejects(createBackend(`pcap,in=${inFile},speed=3`), ConfigError)) as ConfigError;
   assert.is(unknown.option, 'speed');
   assert.ok(existsSync(outFile));
+});
+
+test('a crash loses at most the last flush interval: SIGKILL after two intervals keeps every frame', async () => {
+  const file = join(dir, 'crash.pcapng');
+  const child = spawn(process.execPath, ['-C', '@netbe/source', '--import', 'tsx', join(import.meta.dirname, 'fixtures/crash-writer.ts'), file, '20', '100'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await withTimeout(
+      20_000,
+      new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('sent') && resolve());
+        child.on('exit', (code) => reject(new Error(`the writer exited early (${code})`)));
+      }),
+      'the writer',
+    );
+    // Two intervals: the timer has flushed. Wait for the bytes, not for a time.
+    const framesOnDisk = (): number => {
+      try {
+        return decodeAll(readFileSync(file)).length;
+      } catch {
+        return -1; // not written yet (empty, or a write under way)
+      }
+    };
+    await waitFor(() => framesOnDisk() === 20, 5000, 'the timer flush on disk');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await new Promise((resolve) => child.once('exit', resolve));
+  const frames = decodeAll(readFileSync(file));
+  assert.equal(frames.map((p) => p.data.length), Array.from({ length: 20 }, (_, i) => 60 + i));
 });
 
 test.run();

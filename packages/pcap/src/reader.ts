@@ -84,6 +84,8 @@ export class CaptureReader {
   async fill(): Promise<boolean> {
     if (this.ended) return false;
     const room = this.decoder.writable();
+    // Only empty when records were fed but not taken: reading 0 bytes would look like the end.
+    if (room.length === 0) throw new Error('CaptureReader.fill: take the buffered records (nextBuffered) before filling');
     const n = await this.source.read(room);
     if (n > 0) {
       this.decoder.commit(Math.min(n, room.length));
