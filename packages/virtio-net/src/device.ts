@@ -433,7 +433,7 @@ export class VirtioNetDevice {
         if (!q.enableNotifications()) break;
         q.disableNotifications();
       }
-      if (total > 0) this.finishBatch(TX_QUEUE, !more);
+      if (total > 0) this.finishBatch(TX_QUEUE, !more && !this.transmitter.stopRequested);
       if (more && !this.txContinuationPending) {
         this.txContinuationPending = true;
         const epoch = this.epoch;
@@ -553,5 +553,9 @@ export class VirtioNetDevice {
         a.reject(error);
       }
     }
+    // A pass stopped early for the action may have left chains behind with kicks suppressed
+    // (a queue stop or pause of the other queue): pick them up now.
+    if (this.canProcess(TX_QUEUE)) this.transmit();
+    if (this.backendRxOn && this.canProcess(RX_QUEUE)) this.receive();
   }
 }

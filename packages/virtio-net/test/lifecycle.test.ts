@@ -186,4 +186,27 @@ test('vhost-user style: stop a queue (GET_VRING_BASE), restart it from the saved
   assert.is(a.completeTx(), 20);
 });
 
+test('a queue stop requested inside a TX pass runs after the current frame; TX then carries on', async () => {
+  const [a, b] = createMemoryPair({ vnetHdr: false, caps: 0n, queue: 512 });
+  let guest!: TestGuest;
+  let stopped: Promise<unknown> | undefined;
+  let sends = 0;
+  const wrapped: NetBackend = Object.create(a, {
+    send: {
+      value: (iov: readonly Uint8Array[], n: number) => {
+        if (++sends === 3) stopped = guest.device.stopQueue(0);
+        return a.send(iov, n);
+      },
+    },
+  }) as NetBackend;
+  guest = new TestGuest({ backend: wrapped });
+  b.setCap(0n, 0);
+  for (let i = 0; i < 10; i++) guest.send(makeFrame(128, i), { kick: false });
+  guest.txDriver.kick(true);
+  await stopped;
+  assert.not.ok(guest.device.queueStarted(0), 'RX stopped');
+  assert.is(guest.device.stats.tx.frames, 10, 'TX resumed after the stop and sent the rest');
+  assert.is(guest.txDriver.usedRingIdx(), 10);
+});
+
 test.run();
