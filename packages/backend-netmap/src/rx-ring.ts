@@ -122,6 +122,10 @@ export class RxRing {
     const head = u32[v.headWord]!;
     const slots = this.frameSlots;
     this.frameSlots = 0;
+    if (head >= n || slots === 0) {
+      this.counters.ringErrors++;
+      return -2;
+    }
     let room = 0;
     for (let k = 0; k < iovcnt; k++) room += iov[k]!.length;
     if (room < frameLen) {
@@ -166,7 +170,7 @@ export class RxRing {
   /** Drops the frame {@link peek} just found. */
   drop(): void {
     const head = this.m.u32[this.view.headWord]!;
-    this.release(head, this.frameSlots);
+    if (head < this.view.numSlots) this.release(head, this.frameSlots);
     this.frameSlots = 0;
   }
 }

@@ -45,6 +45,7 @@ export class TxRing {
     const bufSize = v.bufSize;
     const head = u32[v.headWord]!;
     const slots = Math.ceil(len / bufSize);
+    if (head >= n) return false; // space() said otherwise a moment ago: counted there
     // Check every buffer index before writing a byte.
     let i = head;
     for (let s = 0; s < slots; s++) {
