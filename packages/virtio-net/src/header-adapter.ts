@@ -1,14 +1,17 @@
 const EMPTY = new Uint8Array(0);
 
+/** Entries of the trimmed-view cache (direct-mapped by guest address). */
+const TRIM_CACHE_SIZE = 1024;
+
 /**
  * Skips the first `skip` bytes of a scatter-gather list into a reusable output list: the header
  * adaptation of bhyve's iov_trim_hdr, for when the guest uses a virtio-net header and the backend
  * does not (strip on TX, make room for a zeroed header on RX).
  *
  * Allocation-free in the steady state: whole segments are passed by reference; when the header
- * ends inside a segment, the shortened view is cached and reused while the same source view
- * object and offset come back (a guest that reuses its buffers, which DescriptorChain maps to
- * the same view objects).
+ * ends inside a segment, the shortened view is cached, direct-mapped by the segment's guest
+ * address, and reused while the same source view object (SplitQueue hands out one view per
+ * guest buffer) comes back with the same cut.
  */
 export class IovTrimmer {
   /** The trimmed list; `count` entries are valid. */
@@ -16,19 +19,20 @@ export class IovTrimmer {
   count = 0;
   /** Bytes in `out[0..count)`. */
   bytes = 0;
-  private cachedSource: Uint8Array = EMPTY;
-  private cachedSkip = -1;
-  private cachedView: Uint8Array = EMPTY;
+  private readonly cachedSource: Uint8Array[] = new Array<Uint8Array>(TRIM_CACHE_SIZE).fill(EMPTY);
+  private readonly cachedSkip = new Int32Array(TRIM_CACHE_SIZE).fill(-1);
+  private readonly cachedView: Uint8Array[] = new Array<Uint8Array>(TRIM_CACHE_SIZE).fill(EMPTY);
 
   constructor(capacity: number) {
     this.out = new Array<Uint8Array>(capacity).fill(EMPTY);
   }
 
   /**
-   * Fills {@link out} with `src[start..start+n)` minus its first `skip` bytes. Returns false when
-   * the list holds `skip` bytes or fewer and `allowEmpty` is false, or fewer than `skip` bytes.
+   * Fills {@link out} with `src[start..start+n)` minus its first `skip` bytes; `addrs[i]` is the
+   * guest address of `src[i]` (the cache key). Returns false when the list holds fewer than
+   * `skip` bytes, or exactly `skip` and `allowEmpty` is false.
    */
-  trim(src: readonly Uint8Array[], start: number, n: number, skip: number, allowEmpty = false): boolean {
+  trim(src: readonly Uint8Array[], addrs: ArrayLike<number>, start: number, n: number, skip: number, allowEmpty = false): boolean {
     let i = start;
     const end = start + n;
     let left = skip;
@@ -41,12 +45,13 @@ export class IovTrimmer {
     let bytes = 0;
     if (left > 0) {
       const seg = src[i]!;
-      let view = this.cachedView;
-      if (this.cachedSource !== seg || this.cachedSkip !== left) {
+      const slot = ((addrs[i]! / 16) >>> 0) & (TRIM_CACHE_SIZE - 1);
+      let view = this.cachedView[slot]!;
+      if (this.cachedSource[slot] !== seg || this.cachedSkip[slot] !== left) {
         view = seg.subarray(left);
-        this.cachedSource = seg;
-        this.cachedSkip = left;
-        this.cachedView = view;
+        this.cachedSource[slot] = seg;
+        this.cachedSkip[slot] = left;
+        this.cachedView[slot] = view;
       }
       this.out[count++] = view;
       bytes += view.length;
@@ -62,11 +67,11 @@ export class IovTrimmer {
     return allowEmpty || bytes > 0;
   }
 
-  /** Drops the cached view (after guest memory changes). */
+  /** Drops the cached views (after guest memory changes). */
   forget(): void {
-    this.cachedSource = EMPTY;
-    this.cachedSkip = -1;
-    this.cachedView = EMPTY;
+    this.cachedSource.fill(EMPTY);
+    this.cachedSkip.fill(-1);
+    this.cachedView.fill(EMPTY);
   }
 }
 

@@ -44,6 +44,8 @@ export class NetReceiver {
 
   private readonly chains: DescriptorChain[] = [];
   private readonly iov: Uint8Array[] = new Array<Uint8Array>(MAX_FRAME_SEGMENTS).fill(EMPTY);
+  /** Guest address of each `iov` entry (the trimmer's cache key). */
+  private readonly addrs = new Float64Array(MAX_FRAME_SEGMENTS);
   private readonly trimmer = new IovTrimmer(MAX_FRAME_SEGMENTS);
 
   constructor(
@@ -117,7 +119,10 @@ export class NetReceiver {
           fits = false;
           break;
         }
-        for (let i = 0; i < chain.writable; i++) iov[segs + i] = chain.iov[i]!;
+        for (let i = 0; i < chain.writable; i++) {
+          iov[segs + i] = chain.iov[i]!;
+          this.addrs[segs + i] = chain.addrs[i]!;
+        }
         segs += chain.writable;
         bytes += chain.writableBytes;
         nChains++;
@@ -138,7 +143,7 @@ export class NetReceiver {
       let got: number;
       if (prepend > 0) {
         zeroPrefix(iov, 0, segs, prepend);
-        this.trimmer.trim(iov, 0, segs, prepend, true);
+        this.trimmer.trim(iov, this.addrs, 0, segs, prepend, true);
         got = backend.recv(this.trimmer.out, this.trimmer.count);
       } else {
         got = backend.recv(iov, segs);
