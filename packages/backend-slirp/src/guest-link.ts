@@ -31,6 +31,9 @@ export class GuestLink {
   private ident = 1;
   /** Called when a frame is queued (the backend signals rxReady). */
   onOutput: () => void = () => undefined;
+  /** Called when the queue has drained below a quarter after being {@link congested}. */
+  onDrain: () => void = () => undefined;
+  private wasCongested = false;
 
   constructor(
     readonly mac: Uint8Array,
@@ -52,11 +55,22 @@ export class GuestLink {
     if (this.queueHead >= this.queue.length) return undefined;
     const f = this.queue[this.queueHead]!;
     this.queue[this.queueHead++] = undefined as unknown as Uint8Array;
+    if (this.wasCongested && this.pending <= this.maxQueue >> 2) {
+      this.wasCongested = false;
+      this.onDrain();
+    }
     if (this.queueHead > 256 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
     return f;
+  }
+
+  /** True when the queue is three quarters full: bulk senders (TCP) should wait for {@link onDrain}. */
+  get congested(): boolean {
+    if (this.pending < (this.maxQueue * 3) >> 2) return false;
+    this.wasCongested = true;
+    return true;
   }
 
   /** Queues a complete frame. */

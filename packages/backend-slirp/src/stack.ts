@@ -76,6 +76,7 @@ export class SlirpStack implements HostEvents {
     const alloc = (): number => this.nextHandle++;
     this.udp = new UdpNat(this.host, this.counters, alloc, (s, sp, d, dp, p) => this.sendUdp(s, sp, d, dp, p), g, options.maxUdpFlows, options.udpIdleMs);
     this.tcp = new TcpNat(this.host, this.link, this.counters, alloc, g, options.mtu, options.maxTcpConnections, random, (t) => this.arm(t), clock);
+    this.link.onDrain = () => this.tcp.linkDrained(clock());
     this.icmp = new IcmpRelay(options.maxIcmpPending, random);
     this.reassembler = new Reassembler(options.reassembly, (r) => this.counters.drop(r));
     for (const rule of options.hostForwards) {

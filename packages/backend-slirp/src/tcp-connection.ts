@@ -16,6 +16,12 @@ export interface TcpEnv {
   closed(c: TcpConnection, reason: string): void;
   /** A deadline the stack must wake up for. */
   arm(deadline: number): void;
+  /**
+   * False while the queue toward the guest is nearly full: the connection stops sending data and
+   * is resumed ({@link TcpConnection.resume}) when the guest has taken frames (backpressure from
+   * the device, instead of dropping segments and waiting for a retransmission timeout).
+   */
+  mayEmitData(c: TcpConnection): boolean;
 }
 
 const seqLt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
@@ -297,6 +303,11 @@ export class TcpConnection {
     this.setDeadline(now + this.rto);
   }
 
+  /** The guest link has room again: send what the window allows. */
+  resume(now: number): void {
+    if (this.state !== 'CLOSED') this.trySend(now);
+  }
+
   // ---- sending ----
 
   private trySend(now: number, probe = false): void {
@@ -307,6 +318,7 @@ export class TcpConnection {
       let room = this.sndWnd - inFlight;
       if (probe && room <= 0 && inFlight === 0 && unsent > 0) room = 1;
       const len = Math.min(this.mss, room, unsent);
+      if (len > 0 && !this.env.mayEmitData(this)) break;
       if (len > 0) {
         const flags = TCP_ACK | (len === unsent ? TCP_PSH : 0);
         this.emit(flags, this.sndNxt, inFlight, len);

@@ -21,6 +21,8 @@ export class TcpNat implements TcpEnv {
   /** hostfwd connections: handle → the virtual port they hold. */
   private readonly virtualPortOf = new Map<number, number>();
   private nextVirtualPort = 49152;
+  /** Connections waiting for room in the guest queue. */
+  private readonly blocked = new Set<TcpConnection>();
   private readonly scratch: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0 };
 
   constructor(
@@ -161,7 +163,27 @@ export class TcpNat implements TcpEnv {
     this.listeners.clear();
   }
 
+  /** The guest took frames: connections that stopped for lack of room carry on. */
+  linkDrained(now: number): void {
+    if (this.blocked.size === 0) return;
+    const waiting = [...this.blocked];
+    this.blocked.clear();
+    for (const c of waiting) {
+      if (this.link.congested) {
+        this.blocked.add(c);
+        continue;
+      }
+      c.resume(now);
+    }
+  }
+
   // ---- TcpEnv ----
+
+  mayEmitData(c: TcpConnection): boolean {
+    if (!this.link.congested) return true;
+    this.blocked.add(c);
+    return false;
+  }
 
   emit(c: TcpConnection, flags: number, seq: number, ack: number, window: number, payloadOffset: number, payloadLen: number, options?: TcpOptions): void {
     const repr = this.scratch;
@@ -181,6 +203,7 @@ export class TcpNat implements TcpEnv {
   }
 
   closed(c: TcpConnection, reason: string): void {
+    this.blocked.delete(c);
     this.byKey.delete(c.key);
     this.byHandle.delete(c.handle);
     const vport = this.virtualPortOf.get(c.handle);

@@ -222,4 +222,23 @@ test('a new SYN carrying data: the data waits for the handshake (not delivered e
   assert.is(host.take('tcpWrite').length, 0);
 });
 
+test('backpressure from the guest queue: TCP stops at three quarters full and resumes when the guest takes frames', () => {
+  const { stack, handle, iss } = established();
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 1, window: 65535 })), 3); // 65535 << 7: an 8 MiB window
+  stack.hostTcpData(handle, new Uint8Array(4 << 20), 4);
+  const queued = stack.pendingFrames;
+  assert.ok(queued >= 700 && queued <= 800, `stopped near 3/4 of 1024 (${queued})`);
+  assert.is(stack.counters.drops['guest-queue-full'], undefined, 'nothing dropped');
+  // The guest drains: each time the queue falls to a quarter, the connection refills it.
+  let bytes = 0;
+  let most = 0;
+  for (let f = stack.takeFrame(); f; f = stack.takeFrame()) {
+    bytes += f.length - 54; // Ethernet + IPv4 + TCP headers (no options on data segments)
+    most = Math.max(most, stack.pendingFrames);
+  }
+  assert.is(bytes, 4 << 20, 'all 4 MiB went out without a retransmission timeout');
+  assert.ok(most <= 1024 * 0.75, `the queue stayed under three quarters (${most})`);
+  assert.is(stack.counters.drops['guest-queue-full'], undefined);
+});
+
 test.run();
