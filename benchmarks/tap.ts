@@ -21,7 +21,7 @@ import { createBackend, type NetBackend } from '@netbe/core';
 import '@netbe/backend-tap';
 import type { TapBackend } from '@netbe/backend-tap';
 import { sys } from '@netbe/sys';
-import { createNetns, createVeth, ip, uniqueIfname, type Netns } from '../tools/netns';
+import { createNetns, createVeth, ip, setSysctl, uniqueIfname, type Netns } from '../tools/netns';
 import type { Harness, Measurement } from './harness';
 
 const BATCH = 64;
@@ -42,7 +42,7 @@ function frameOf(size: number): Uint8Array {
 }
 
 function quiet(ifname: string): void {
-  spawnSync('sysctl', ['-q', '-w', `net.ipv6.conf.${ifname}.disable_ipv6=1`]);
+  setSysctl(`net.ipv6.conf.${ifname}.disable_ipv6`, 1);
   ip('link', 'set', ifname, 'up');
 }
 

@@ -22,7 +22,7 @@
  * killed by its time limit). Only namespaces whose name starts with `netbe-` are ever touched.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 
 const PREFIX = 'netbe-';
 const live = new Set<Netns>();
@@ -74,6 +74,17 @@ export function sweepStaleNetns(): number {
   return deleted;
 }
 
+/** `/proc/sys/…` for a dotted sysctl key (`net.ipv4.ip_forward`); keys must not name dotted interfaces. */
+function sysctlPath(key: string): string {
+  if (!/^[a-z0-9_.-]+$/i.test(key)) throw new Error(`sysctl key "${key}" has unexpected characters`);
+  return `/proc/sys/${key.replace(/\./g, '/')}`;
+}
+
+/** Sets a sysctl in the current namespace (no dependency on procps' `sysctl`). */
+export function setSysctl(key: string, value: string | number): void {
+  writeFileSync(sysctlPath(key), String(value));
+}
+
 /** An interface name unique to this process and call, at most 15 bytes: `<tag><pid36><n36>`. */
 export function uniqueIfname(tag: string): string {
   const suffix = process.pid.toString(36) + (counter++).toString(36);
@@ -106,6 +117,11 @@ export class Netns {
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
+  }
+
+  /** Sets a sysctl inside the namespace (`net.*` keys are per namespace). */
+  sysctl(key: string, value: string | number): void {
+    this.exec(['sh', '-c', `echo ${String(value).replace(/[^a-z0-9 ]/gi, '')} > ${sysctlPath(key)}`]);
   }
 
   /** Moves interface `ifname` (from the current namespace) into this one. */

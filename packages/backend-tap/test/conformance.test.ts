@@ -3,12 +3,11 @@
 // to the same interface: a frame written to it goes out of the interface into our tap fd (the
 // backend receives it), and a frame the backend sends is received by the interface, where the
 // socket reads it. IPv6 is off on the interface so the kernel adds no traffic of its own.
-import { spawnSync } from 'node:child_process';
 import { createBackend } from '@netbe/core';
 import { backendConformance } from '@netbe/conformance';
 import { hasDevice, isRoot, prerequisite } from '@netbe/test-utils';
 import { sys } from '@netbe/sys';
-import { uniqueIfname } from '../../../tools/netns';
+import { setSysctl, uniqueIfname } from '../../../tools/netns';
 import '../src/index';
 import type { TapBackend } from '../src/index';
 
@@ -25,7 +24,7 @@ for (const vnetHdr of [true, false]) {
     create: async () => {
       const ifname = uniqueIfname('nbcf');
       const backend = (await createBackend(`tap,ifname=${ifname},vnet_hdr=${vnetHdr ? 'on' : 'off'},up=off`)) as TapBackend;
-      spawnSync('sysctl', ['-q', '-w', `net.ipv6.conf.${ifname}.disable_ipv6=1`]);
+      setSysctl(`net.ipv6.conf.${ifname}.disable_ipv6`, 1);
       sys.linkSetUp(ifname);
       const wire = sys.packetOpen(ifname);
       const buf = new Uint8Array(65536);

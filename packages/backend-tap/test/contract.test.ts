@@ -35,7 +35,8 @@ async function rig(vnetHdr: boolean, hdrLen: number): Promise<Rig> {
   const backend = (await createBackend(`tap:${ifname},vnet_hdr=${vnetHdr ? 'on' : 'off'}`)) as TapBackend;
   const ns = createNetns('ct');
   // IPv6 (MLD, router solicitations) would add frames the counts below do not expect.
-  ns.exec(['sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
+  ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
+  ns.sysctl('net.ipv6.conf.all.disable_ipv6', 1);
   ns.adopt(ifname);
   ns.configure(ifname, `10.79.${n}.1/24`);
   ns.ip('neigh', 'add', `10.79.${n}.2`, 'lladdr', GUEST_MAC, 'dev', ifname, 'nud', 'permanent');

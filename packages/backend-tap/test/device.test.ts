@@ -134,7 +134,7 @@ testWhen(test, pre, 'device: a 64 KiB TSO frame from the guest leaves the namesp
     ns.adopt(sinkIf);
     ns.configure(guestIf, '10.85.1.1/24');
     ns.configure(sinkIf, '10.85.2.1/24');
-    ns.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    ns.sysctl('net.ipv4.ip_forward', 1);
     ns.ip('neigh', 'add', '10.85.2.2', 'lladdr', '02:00:00:4e:42:99', 'dev', sinkIf, 'nud', 'permanent');
     const guest = new GuestHost(macBytes(GUEST_MAC), ipv4('10.85.1.2'), port);
     port.host = guest;

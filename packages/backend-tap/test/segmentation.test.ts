@@ -32,7 +32,7 @@ testWhen(test, pre, 'a 64 KiB TSO frame leaves the namespace as correct MSS-size
     ns.adopt(sinkIf);
     ns.configure(guestIf, '10.78.1.1/24');
     ns.configure(sinkIf, '10.78.2.1/24');
-    ns.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    ns.sysctl('net.ipv4.ip_forward', 1);
     const sinkMac = '02:00:00:4e:42:99';
     ns.ip('neigh', 'add', '10.78.2.2', 'lladdr', sinkMac, 'dev', sinkIf, 'nud', 'permanent');
 
