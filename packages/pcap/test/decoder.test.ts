@@ -142,6 +142,38 @@ test('CaptureReader over a source: readHeader, read, nextBuffered/fill', async (
   assert.is(m, 200);
 });
 
+test('reading is incremental: a 30 MB file goes through a 64 KiB buffer', async () => {
+  const big = frame(1500, 1);
+  let made = 0;
+  const header = pcapHeader({ snap: 262144 });
+  const record = pcapRecord(big, 1, 2);
+  // A source that produces the file as it is read: the file never exists whole in memory.
+  const total = header.length + 20000 * record.length;
+  const source = {
+    pos: 0,
+    read(into: Uint8Array): number {
+      let n = 0;
+      while (n < into.length && this.pos < total) {
+        const inHeader = this.pos < header.length;
+        const src = inHeader ? header : record;
+        const at = inHeader ? this.pos : (this.pos - header.length) % record.length;
+        const k = Math.min(into.length - n, src.length - at, total - this.pos);
+        into.set(src.subarray(at, at + k), n);
+        n += k;
+        this.pos += k;
+      }
+      made += n;
+      return n;
+    },
+  };
+  const reader = new CaptureReader(source);
+  let count = 0;
+  for (let r; (r = await reader.read()); count++) if (count === 19999) assert.is(r.data[100], big[100]);
+  assert.is(count, 20000);
+  assert.is(made, total);
+  assert.is(reader.decoder.bufferCapacity, 65536);
+});
+
 test('readHeader on pcapng keeps the first packet for read()', async () => {
   const f = frame(64, 9);
   const reader = new CaptureReader(bytesSource(concat(shb(), idb(1, 0), epb(0, 0, 1, f))));
