@@ -441,6 +441,11 @@ export class TcpConnection {
     this.finish(reason);
   }
 
+  /** Drops the connection without sending anything (TIME-WAIT reuse). */
+  forget(reason: string): void {
+    this.finish(reason);
+  }
+
   /** The guest reset: close the host side abruptly. */
   private abort(reason: string): void {
     this.env.host.tcpClose(this.handle, true);

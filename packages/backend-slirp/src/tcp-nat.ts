@@ -69,7 +69,9 @@ export class TcpNat implements TcpEnv {
   input(srcIp: Ipv4Address, dstIp: Ipv4Address, seg: TcpPacket, realDst: { addr: Ipv4Address; port: number } | string, now: number): void {
     const key = `${srcIp}/${seg.srcPort}/${dstIp}/${seg.dstPort}`;
     const conn = this.byKey.get(key);
-    if (conn) {
+    if (conn && conn.state === 'TIME_WAIT' && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && ((seg.seq - conn.rcvNxt) | 0) > 0) {
+      conn.forget('a new SYN reused the port in TIME-WAIT (RFC 9293 §3.10.7.4)'); // then open the new connection below
+    } else if (conn) {
       conn.input(seg, now);
       return;
     }

@@ -62,6 +62,19 @@ test('host closes first: FIN to the guest, guest ACK + FIN, TIME-WAIT, closed', 
   assert.is(stack.tcp.size, 0);
 });
 
+test('a new SYN on the same ports during TIME-WAIT opens a new connection', () => {
+  const { stack, host, out, handle, iss, conn } = established();
+  stack.hostTcpEnd(handle, 5);
+  out();
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 2, flags: TCP_ACK | TCP_FIN })), 6);
+  assert.is(conn.state, 'TIME_WAIT');
+  host.take('tcpConnect');
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 900000, flags: TCP_SYN })), 7);
+  assert.is(conn.state, 'CLOSED');
+  assert.is(host.take('tcpConnect').length, 1);
+  assert.is(stack.tcp.size, 1);
+});
+
 test('guest closes first: CLOSE-WAIT, host end, LAST-ACK, closed', () => {
   const { stack, host, out, handle, iss, conn } = established();
   stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 1, flags: TCP_ACK | TCP_FIN })), 3);
