@@ -12,6 +12,8 @@
  */
 #include "common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -112,7 +114,7 @@ static napi_value watcher_create(napi_env env, napi_callback_info info) {
   if (!w || !poll) {
     free(w);
     free(poll);
-    return netbe_throw_errno(env, 12 /* ENOMEM */, "calloc", NULL);
+    return netbe_throw_errno(env, ENOMEM, "calloc", NULL);
   }
   int rc = uv_poll_init(loop, poll, fd);
   if (rc < 0) {
@@ -143,7 +145,9 @@ static napi_value watcher_start(napi_env env, napi_callback_info info) {
   CHECK_ARG(netbe_args(env, info, 2, argv));
   CHECK_ARG(arg_watcher(env, argv[0], &w));
   CHECK_ARG(netbe_arg_int(env, argv[1], "events", 1, UV_READABLE | UV_WRITABLE | UV_DISCONNECT, &events));
-  if (!w->poll) return netbe_throw_errno(env, 9 /* EBADF */, "watcherStart (watcher closed)", NULL);
+  if (!w->poll) return netbe_throw_errno(env, EBADF, "watcherStart (watcher closed)", NULL);
+  /* libuv aborts the process when epoll_ctl fails on a closed fd: refuse it here instead. */
+  if (fcntl(w->fd, F_GETFD) < 0) return netbe_throw_errno(env, errno, "watcherStart (fd not open)", NULL);
   int rc = uv_poll_start(w->poll, (int)events, on_poll);
   if (rc < 0) return netbe_throw_errno(env, -rc, "uv_poll_start", NULL);
   return NULL;

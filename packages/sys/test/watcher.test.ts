@@ -94,6 +94,15 @@ test('microtasks queued by the callback run right after it', async () => {
   sys.close(b);
 });
 
+test('starting a watcher whose fd was closed throws EBADF instead of aborting in libuv', () => {
+  const [a, b] = sys.socketpair();
+  const w = sys.watcherCreate(b, () => {});
+  sys.close(b);
+  assert.throws(() => sys.watcherStart(w, sys.READABLE), (e: Error & { code?: string }) => e.code === 'EBADF');
+  sys.watcherClose(w);
+  sys.close(a);
+});
+
 test('argument validation', () => {
   throwsType(() => sys.watcherCreate(0, 'x' as never), /callback/);
   throwsType(() => sys.watcherCreate(-1, () => {}), /fd/);
