@@ -3,7 +3,12 @@
  *
  * - pop+publish/1desc: pop a 1-descriptor chain, add it to the used ring; publish used->idx and
  *   take the interrupt decision once per batch of `QUEUE` chains (a drained kick). The
- *   reference is memcpy of the same 64 bytes per chain.
+ *   reference is memcpy of the same 64 bytes per chain. The guest reuses its buffers, so the
+ *   queue's per-slot view cache hits (the fast path).
+ * - pop+publish/1desc-pool-N: the same, but the guest rotates its descriptors through a pool of N
+ *   buffers (as Linux TX/RX buffers come from a recycled pool). N = 512 fits the queue's view
+ *   cache (1024 entries for a queue of 256); N = 4096 does not, so every pop walks the chain
+ *   and makes a new view: the slow path.
  * - copy-64 / copy-1500 / copy-65536: the same, plus copying the frame out of the chain into a
  *   buffer (what a TX path does towards a backend); reference: memcpy of the same bytes.
  * - copy-65536-pages: a 64 KiB frame split over 16 descriptors of 4 KiB (a GSO frame).
@@ -26,9 +31,9 @@ interface Ring {
   repost(): void;
 }
 
-function makeRing(frameBytes: number, segments: number): Ring {
+function makeRing(frameBytes: number, segments: number, pool = 0): Ring {
   const segBytes = Math.ceil(frameBytes / segments);
-  const memory = GuestMemory.allocate(QUEUE * segments * segBytes + (1 << 20));
+  const memory = GuestMemory.allocate(Math.max(1, pool / QUEUE) * QUEUE * segments * segBytes + (1 << 20));
   const driver = new MockDriver({ memory, queueSize: QUEUE });
   driver.setFeatures(featureMask(VIRTIO_F_VERSION_1) | featureMask(VIRTIO_F_EVENT_IDX));
   const frame = new Uint8Array(frameBytes).fill(0x5a);
@@ -54,11 +59,28 @@ function makeRing(frameBytes: number, segments: number): Ring {
   for (let slot = chains; slot < QUEUE; slot++) driver.writeAvailSlot(slot, memory.readU16(driver.availAddr + 4 + 2 * (slot % chains)));
   let availIdx = driver.availIdx;
   const perRepost = chains;
+  // With a pool: pool/QUEUE buffer sets; each repost moves every descriptor to its buffer in the
+  // next set (one u32 store per chain on the driver side).
+  const table = new DataView(memory.regions[0]!.bytes.buffer, driver.descAddr, 16 * QUEUE);
+  const sets = pool / QUEUE;
+  const addrs: Uint32Array[] = [];
+  for (let s = 0; s < sets; s++) {
+    const a = new Uint32Array(QUEUE);
+    for (let i = 0; i < QUEUE; i++) a[i] = s === 0 ? table.getUint32(16 * i, true) : driver.allocBuffer(segBytes);
+    if (a.includes(0xffffffff)) throw new Error('buffer pool does not fit');
+    addrs.push(a);
+  }
+  let set = 0;
   return {
     queue,
     chain,
     buffers,
     repost() {
+      if (sets > 1) {
+        set = (set + 1) % sets;
+        const a = addrs[set]!;
+        for (let i = 0; i < QUEUE; i++) table.setUint32(16 * i, a[i]!, true);
+      }
       availIdx = (availIdx + perRepost) & 0xffff;
       memory.writeU16(driver.availAddr + 2, availIdx);
     },
@@ -79,6 +101,19 @@ export default async function virtioRing(h: Harness): Promise<void> {
     const m = h.measure(batch, QUEUE, { bytesPerOp: 64 });
     if (queue.error !== null) throw queue.error;
     h.report('pop+publish/1desc', m.opsPerSec / 1e6, 'Mpps', { name: 'memcpy-64B', value: h.memcpy(64).opsPerSec / 1e6, unit: 'Mpps' });
+  }
+  for (const pool of [512, 4096]) {
+    const ring = makeRing(64, 1, pool);
+    const { queue, chain } = ring;
+    const batch = (): void => {
+      while (queue.pop(chain)) queue.addUsed(chain.head, 0);
+      queue.publish();
+      queue.needsInterrupt();
+      ring.repost();
+    };
+    const m = h.measure(batch, QUEUE, { bytesPerOp: 64 });
+    if (queue.error !== null) throw queue.error;
+    h.report(`pop+publish/1desc-pool-${pool}`, m.opsPerSec / 1e6, 'Mpps', { name: 'memcpy-64B', value: h.memcpy(64).opsPerSec / 1e6, unit: 'Mpps' });
   }
   for (const [name, bytes, segments] of [
     ['copy-64', 64, 1],

@@ -23,9 +23,10 @@ import { DescriptorWalker, type DescriptorTableSource } from './descriptor-walke
 import { VirtioError, isVirtioErrorCode, type VirtioErrorCode } from './errors';
 import { fullFence } from './fence';
 import type { GuestMemory } from './guest-memory';
+import { ViewCache } from './view-cache';
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
-const EMPTY_BYTES = new Uint8Array(0);
+const TWO_32 = 4294967296;
 // Module-local copies for the hot path: imported bindings can compile to getter calls.
 const USED_ELEM = USED_ELEM_SIZE;
 const DESC_BYTES = DESC_SIZE;
@@ -149,10 +150,8 @@ export class SplitQueue implements DescriptorTableSource {
   private usedOffset = 0;
   private mask = 0;
   private readonly walker = new DescriptorWalker();
-  /** Views of direct descriptors, keyed by slot, address and length; valid for `memory`. */
-  private readonly viewCacheAddr: Float64Array;
-  private readonly viewCacheLen: Uint32Array;
-  private readonly viewCache: Uint8Array[];
+  /** Views of guest buffers, keyed by address and length; valid for `memory`. */
+  private readonly views: ViewCache;
 
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
@@ -161,9 +160,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.size = maxSize;
     this.malformedChains = options.malformedChains ?? 'break';
     this.onError = options.onError;
-    this.viewCacheAddr = new Float64Array(maxSize).fill(-1);
-    this.viewCacheLen = new Uint32Array(maxSize);
-    this.viewCache = new Array<Uint8Array>(maxSize).fill(EMPTY_BYTES);
+    this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
   }
 
   /** Applies the negotiated ring features (INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY). */
@@ -259,8 +256,9 @@ export class SplitQueue implements DescriptorTableSource {
    * the chain did not hold the last time.
    */
   pop(chain: DescriptorChain): boolean {
-    // Fast path: one direct descriptor whose buffer the same slot held last time (its address
-    // and length were checked against this same memory when the view was made).
+    // Fast path: a chain of one direct descriptor (no NEXT, no INDIRECT), whose buffer is checked
+    // here (or was, in this same memory, when its cached view was made). Anything else, and
+    // every error, takes the general walk below.
     if (this.ready && this.error === null) {
       const availView = this.availView;
       const last = this.lastAvailIdx;
@@ -272,14 +270,15 @@ export class SplitQueue implements DescriptorTableSource {
           const descView = this.descView;
           const off = this.descOffset + DESC_BYTES * head;
           const flags = descView.getUint16(off + 12, true);
-          const lo = descView.getUint32(off, true);
+          const addr = descView.getUint32(off + 4, true) * TWO_32 + descView.getUint32(off, true);
           const len = descView.getUint32(off + 8, true);
-          if ((flags & (F_NEXT | F_INDIRECT)) === 0 && descView.getUint32(off + 4, true) === 0 && this.viewCacheAddr[head] === lo && this.viewCacheLen[head] === len) {
+          const view = (flags & (F_NEXT | F_INDIRECT)) === 0 ? this.singleBufferView(addr, len) : null;
+          if (view !== null) {
             this.lastAvailIdx = (last + 1) & 0xffff;
             if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
             chain.head = head;
-            chain.iov[0] = this.viewCache[head]!;
-            chain.addrs[0] = lo;
+            chain.iov[0] = view;
+            chain.addrs[0] = addr;
             chain.lens[0] = len;
             if ((flags & F_WRITE) === 0) {
               chain.readable = 1;
@@ -297,6 +296,15 @@ export class SplitQueue implements DescriptorTableSource {
       }
     }
     return this.popWalking(chain);
+  }
+
+  /** The view of a one-descriptor chain's buffer, or null when it is outside guest memory. */
+  private singleBufferView(addr: number, len: number): Uint8Array | null {
+    const cached = this.views.lookup(addr, len);
+    if (cached !== null) return cached;
+    const memory = this.memory!;
+    const region = memory.locate(addr, len);
+    return region < 0 ? null : this.views.insert(memory, region, memory.offset, addr, len);
   }
 
   /** The general pop: walks the chain with the {@link DescriptorWalker}. */
@@ -478,30 +486,17 @@ export class SplitQueue implements DescriptorTableSource {
     const iov = chain.iov;
     const addrs = chain.addrs;
     const lens = chain.lens;
-    const cacheAddr = this.viewCacheAddr;
-    const cacheLen = this.viewCacheLen;
-    const cacheView = this.viewCache;
+    const views = this.views;
     let count = 0;
     while (walker.next()) {
       if (count === max) return chainTooLong(head, max);
       const addr = walker.addr;
       const len = walker.len;
       // Every buffer is checked when it is used (here), never trusted from an earlier pop; a
-      // view is reused only for the same descriptor slot, address and length in the same memory.
+      // cached view is reused only for the same address and length in the same memory.
       const region = memory.locate(addr, len);
       if (region < 0) return bufferOutside(walker.index, addr, len);
-      const off = memory.offset;
-      if (walker.inIndirect) {
-        iov[count] = memory.regionBytes(region).subarray(off, off + len);
-      } else {
-        const slot = walker.index;
-        if (cacheAddr[slot] !== addr || cacheLen[slot] !== len) {
-          cacheView[slot] = memory.regionBytes(region).subarray(off, off + len);
-          cacheAddr[slot] = addr;
-          cacheLen[slot] = len;
-        }
-        iov[count] = cacheView[slot]!;
-      }
+      iov[count] = views.view(memory, region, memory.offset, addr, len);
       addrs[count] = addr;
       lens[count] = len;
       if (walker.writable) {
@@ -544,8 +539,7 @@ export class SplitQueue implements DescriptorTableSource {
   }
 
   private dropViewCache(): void {
-    this.viewCacheAddr.fill(-1);
-    this.viewCache.fill(EMPTY_BYTES);
+    this.views.clear();
   }
 
   private writeAvailEvent(): void {
