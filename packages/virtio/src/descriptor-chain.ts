@@ -7,8 +7,8 @@ const EMPTY = new Uint8Array(0);
  * The device-readable segments come first (`iov[0..readable)`), then the device-writable ones
  * (`iov[readable..readable+writable)`); the ring rules guarantee that order (virtio 1.2 §2.7.4.2).
  * Each `iov` entry is a view into guest memory, valid until the next pop into this chain or a
- * change of guest memory. The queue reuses a view object while the guest reuses a buffer in the
- * same descriptor slot.
+ * change of guest memory. The queue hands out the same view object while the guest reuses a
+ * buffer (same address and length).
  */
 export class DescriptorChain {
   /** Head descriptor index: the `id` to give back in the used ring. -1 before the first pop. */

@@ -288,6 +288,28 @@ test('a queue bound to new guest memory keeps indices and re-validates the rings
   assert.is(queue.error?.code, 'ERR_RING_ADDRESS');
 });
 
+test('views are reused for a recycled buffer and never outlive a memory change', () => {
+  const { driver, queue, chain } = rig();
+  const a = driver.allocBuffer(32);
+  driver.writeDescriptor(0, { addr: a, len: 32, flags: 0, next: 0 });
+  driver.pushHead(0);
+  assert.ok(queue.pop(chain));
+  const first = chain.iov[0]!;
+  queue.putUsed(0, 0);
+  driver.pushHead(0);
+  assert.ok(queue.pop(chain));
+  assert.ok(chain.iov[0] === first, 'same buffer, same view object');
+  queue.putUsed(0, 0);
+  // The same guest RAM mapped again (vhost-user SET_MEM_TABLE): a new buffer underneath.
+  const copy = new Uint8Array(driver.memory.regions[0]!.bytes);
+  const remapped = new GuestMemory([{ guestPhysAddr: 0, bytes: copy }]);
+  assert.ok(queue.activate(remapped));
+  driver.pushHead(0); // into the old mapping: copy the avail ring across
+  remapped.write(driver.availAddr, driver.memory.translateOrThrow(driver.availAddr, 6 + 2 * driver.size));
+  assert.ok(queue.pop(chain));
+  assert.ok(chain.iov[0]!.buffer === copy.buffer, 'the view is into the new memory');
+});
+
 test('many chains through a small ring, wrapping the 16-bit indices', () => {
   const r = rig({ queueSize: 4 });
   const { driver, queue, chain } = r;
