@@ -111,6 +111,8 @@ export const SLIRP_OPTIONS: readonly BackendOption[] = [
   { name: 'loopback', description: 'on: the gateway address reaches the host loopback 127.0.0.1 (default off)' },
   { name: 'resolver', description: 'upstream DNS server ADDR[:PORT]; repeat for more (default: /etc/resolv.conf)', repeatable: true },
   { name: 'maxflows', description: 'UDP NAT flow table size (default 512)' },
+  { name: 'ipv4', description: 'QEMU compatibility: on (IPv4 is always on)' },
+  { name: 'ipv6', description: 'QEMU compatibility: off (IPv6 is not implemented)' },
 ];
 
 function ipOption(config: BackendConfig, key: string, fallback: Ipv4Address): Ipv4Address {
@@ -172,6 +174,8 @@ export function parseResolver(text: string): Resolver {
 /** Builds {@link SlirpOptions} from a config string (`slirp,net=10.1.0.0/24,hostfwd=udp::5555-:7`). */
 export function parseSlirpConfig(spec: string | BackendConfig | Record<string, unknown>): SlirpOptions {
   const config = BackendConfig.from(spec);
+  if (!config.bool('ipv4', true)) throw new ConfigError('ipv4', 'IPv4 cannot be turned off: it is the only protocol this stack speaks');
+  if (config.bool('ipv6', false)) throw new ConfigError('ipv6', 'IPv6 is not implemented yet (use ipv6=off or leave it out)');
   const o: SlirpOptions = { ...SLIRP_DEFAULTS, dnsSearch: [], hostForwards: [], resolvers: [], reassembly: { ...SLIRP_DEFAULTS.reassembly } };
   if (config.has('net')) Object.assign(o, parseNet(config.get('net')!));
   const inNet = (key: string, a: Ipv4Address): Ipv4Address => {

@@ -65,6 +65,9 @@ test('bad options name the option', () => {
   throwsOption('slirp,resolver=1.2.3', 'resolver');
   throwsOption('slirp,dnssearch=bad..name', 'dnssearch');
   throwsOption('slirp,hostname=has space', 'hostname');
+  throwsOption('slirp,ipv6=on', 'ipv6');
+  throwsOption('slirp,ipv4=off', 'ipv4');
+  assert.is(parseSlirpConfig('slirp,ipv4=on,ipv6=off').restrict, false);
 });
 
 test('resolv.conf: IPv4 nameservers in order, others skipped', () => {
