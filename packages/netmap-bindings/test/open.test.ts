@@ -1,14 +1,23 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { kernelNetmap, netmapSystem, NetmapUnavailableError, portInfo, valeList } from '../src/index';
+import { kernelNetmap, netmapSystem, NetmapUnavailableError, portInfo, valeAttach, valeCreatePort, valeDeletePort, valeDetach, valeList } from '../src/index';
 
 const present = existsSync('/dev/netmap');
 
 if (!present) {
   // The one expected skip in CI: without /dev/netmap we prove the "not available" path instead.
   test('without /dev/netmap, opening a port fails with the one clear message', () => {
-    for (const open of [() => netmapSystem.openPort({ name: 'vale0:a' }), () => portInfo('eth0'), () => valeList()]) {
+    const calls = [
+      () => netmapSystem.openPort({ name: 'vale0:a' }),
+      () => portInfo('eth0'),
+      () => valeList(),
+      () => valeCreatePort('nbp0'),
+      () => valeAttach('vale0:nbp0'),
+      () => valeDetach('vale0:nbp0'),
+      () => valeDeletePort('nbp0'),
+    ];
+    for (const open of calls) {
       assert.throws(open, (e: Error) => e instanceof NetmapUnavailableError && e.message === 'netmap not available: /dev/netmap missing');
     }
   });
@@ -28,6 +37,18 @@ if (!present) {
       port.close();
     }
     port.close();
+  });
+
+  test('with /dev/netmap, a persistent VALE port is created, attached, listed, detached and deleted', () => {
+    const name = `nbp${process.pid % 100000}`;
+    valeCreatePort(name, { txSlots: 256, rxSlots: 256 });
+    try {
+      const index = valeAttach(`vale0:${name}`);
+      assert.ok(valeList().some((p) => p.name === `vale0:${name}`));
+      assert.is(valeDetach(`vale0:${name}`), index);
+    } finally {
+      valeDeletePort(name);
+    }
   });
 }
 
