@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { kernelNetmap, netmapSystem, NetmapUnavailableError, portInfo, valeAttach, valeCreatePort, valeDeletePort, valeDetach, valeList } from '../src/index';
 
 const present = existsSync('/dev/netmap');
@@ -57,6 +59,21 @@ test('a device path that does not exist gives the same clear message, naming the
     () => kernelNetmap('/nonexistent/netmap').openPort({ name: 'vale0:a' }),
     (e: Error & { code?: string }) => e.message === 'netmap not available: /nonexistent/netmap missing' && e.code === 'ERR_NETMAP_UNAVAILABLE',
   );
+});
+
+test('a device that is not netmap: register fails with its errno, and the fd is closed again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netmap-open-'));
+  try {
+    const file = join(dir, 'not-netmap');
+    writeFileSync(file, new Uint8Array(64));
+    const fds = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 20; i++) {
+      assert.throws(() => kernelNetmap(file).openPort({ name: 'vale0:a' }), (e: Error & { code?: string }) => e.code === 'ENOTTY' && /NIOCREGIF/.test(e.message));
+    }
+    assert.is(readdirSync('/proc/self/fd').length, fds, 'no fd leaked');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
