@@ -8,7 +8,7 @@
 /** Total bytes of `iov[0..count)` (bhyve count_iov). */
 export function iovLength(iov: readonly Uint8Array[], count: number): number {
   let total = 0;
-  for (let i = 0; i < count; i++) total += iov[i]!.byteLength;
+  for (let i = 0; i < count; i++) total += iov[i]!.length;
   return total;
 }
 
@@ -39,9 +39,9 @@ export function iovCopyFrom(iov: readonly Uint8Array[], count: number, offset: n
   // The common case (a one-segment frame) stays small enough to inline.
   if (offset === 0 && count === 1) {
     const seg = iov[0]!;
-    if (seg.byteLength <= dst.length) {
-      dst.set(seg);
-      return seg.byteLength;
+    if (seg.length <= dst.length) {
+      dst.set(seg, 0);
+      return seg.length;
     }
   }
   return copyFromSegments(iov, count, offset, dst);
@@ -54,7 +54,7 @@ let seekSkip = 0;
 function seek(iov: readonly Uint8Array[], count: number, offset: number): void {
   let i = 0;
   let skip = offset;
-  while (i < count && skip >= iov[i]!.byteLength) skip -= iov[i++]!.byteLength;
+  while (i < count && skip >= iov[i]!.length) skip -= iov[i++]!.length;
   seekIndex = i;
   seekSkip = skip;
 }
@@ -65,8 +65,8 @@ function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: num
   let copied = 0;
   for (let i = seekIndex, skip = seekSkip; i < count && copied < want; i++, skip = 0) {
     const seg = iov[i]!;
-    const n = Math.min(seg.byteLength - skip, want - copied);
-    dst.set(skip === 0 && n === seg.byteLength ? seg : seg.subarray(skip, skip + n), copied);
+    const n = Math.min(seg.length - skip, want - copied);
+    dst.set(skip === 0 && n === seg.length ? seg : seg.subarray(skip, skip + n), copied);
     copied += n;
   }
   return copied;
@@ -82,7 +82,7 @@ export function iovCopyTo(iov: readonly Uint8Array[], count: number, offset: num
   let copied = 0;
   for (let i = seekIndex, skip = seekSkip; i < count && copied < want; i++, skip = 0) {
     const seg = iov[i]!;
-    const n = Math.min(seg.byteLength - skip, want - copied);
+    const n = Math.min(seg.length - skip, want - copied);
     seg.set(copied === 0 && n === want ? src : src.subarray(copied, copied + n), skip);
     copied += n;
   }
