@@ -1,6 +1,7 @@
 import './register';
 
 export { NetmapBackend, NETMAP_FEATURES } from './netmap-backend';
+export type { NetmapBackendOptions } from './netmap-backend';
 export { netmapBackendFactory, valeBackendFactory, registerNetmapBackends } from './factory';
 export { parseNetmapName } from './port-name';
 export type { NetmapPortName } from './port-name';

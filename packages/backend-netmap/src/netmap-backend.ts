@@ -38,6 +38,15 @@ export const NETMAP_FEATURES =
   VIRTIO_NET_F_GUEST_TSO6 |
   VIRTIO_NET_F_GUEST_UFO;
 
+export interface NetmapBackendOptions {
+  /**
+   * `frame` (default, as bhyve): one NIOCTXSYNC per sent frame, so it is on the wire when send
+   * returns. `batch`: frames accumulate in the TX ring and one NIOCTXSYNC follows the caller's
+   * synchronous run of sends (a microtask later), or comes earlier when the ring fills.
+   */
+  txsync?: 'frame' | 'batch';
+}
+
 /** Turns what opening a port threw into the contract's typed error. */
 function openError(name: string, e: unknown): NetbeError {
   if (e instanceof NetbeError) return e;
@@ -80,9 +89,14 @@ export class NetmapBackend implements NetBackend {
   private enabled = false;
   private closed = false;
   private cancelFire: (() => void) | undefined;
+  /** txsync=batch: frames are in the TX ring but not yet handed to the kernel. */
+  private txPending = false;
+  private txFlushQueued = false;
+  private readonly txBatch: boolean;
 
-  private constructor(name: string, port: NetmapPort, memory: PortMemory) {
+  private constructor(name: string, port: NetmapPort, memory: PortMemory, options: NetmapBackendOptions) {
     this.name = name;
+    this.txBatch = options.txsync === 'batch';
     this.port = port;
     this.tx = memory.tx.map((v) => new TxRing(memory, v, this.netmap));
     this.rx = memory.rx.map((v) => new RxRing(memory, v, this.netmap));
@@ -93,7 +107,7 @@ export class NetmapBackend implements NetBackend {
    * double in tests). Bad names are ConfigErrors; no /dev/netmap is ERR_UNAVAILABLE with
    * "netmap not available: /dev/netmap missing"; a bad region or a failed call is ERR_IO.
    */
-  static open(name: string, system: NetmapSystem = netmapSystem): NetmapBackend {
+  static open(name: string, system: NetmapSystem = netmapSystem, options: NetmapBackendOptions = {}): NetmapBackend {
     const parsed = parseNetmapName(name);
     let port: NetmapPort;
     try {
@@ -103,7 +117,7 @@ export class NetmapBackend implements NetBackend {
     }
     try {
       const memory = PortMemory.open(name, port.memory, port.nifpOffset, parsed.mode, parsed.ringId);
-      const backend = new NetmapBackend(name, port, memory);
+      const backend = new NetmapBackend(name, port, memory, options);
       // A persistent VALE port may still carry the header length its last user set. (A kernel
       // built without VALE refuses the request: then there is no header to reset.)
       let inherited = 0;
@@ -140,7 +154,7 @@ export class NetmapBackend implements NetBackend {
     let len = 0;
     for (let i = 0; i < count; i++) len += iov[i]!.length;
     const ring = len > this.hdrLen ? this.txRingFor(len) : undefined;
-    if (ring === undefined || !ring.put(iov, count, len) || !this.sync(true)) {
+    if (ring === undefined || !ring.put(iov, count, len) || !this.publish()) {
       this.counters.txDrops++;
       return 0;
     }
@@ -165,10 +179,28 @@ export class NetmapBackend implements NetBackend {
     return undefined;
   }
 
+  /** Hands the frame just put to the kernel: now (txsync=frame, bhyve), or once per batch. */
+  private publish(): boolean {
+    if (!this.txBatch) return this.sync(true);
+    this.txPending = true;
+    if (!this.txFlushQueued) {
+      this.txFlushQueued = true;
+      queueMicrotask(this.flushTx);
+    }
+    return true;
+  }
+
+  /** txsync=batch: one NIOCTXSYNC after the caller's synchronous run of sends. */
+  private readonly flushTx = (): void => {
+    this.txFlushQueued = false;
+    if (this.txPending && !this.closed) this.sync(true);
+  };
+
   /** NIOCTXSYNC / NIOCRXSYNC; a failure is counted, never thrown at the device. */
   private sync(tx: boolean): boolean {
     try {
       if (tx) {
+        this.txPending = false;
         this.port.txSync();
       } else {
         this.port.rxSync();
@@ -309,6 +341,7 @@ export class NetmapBackend implements NetBackend {
     this.listener = undefined;
     this.cancelFire?.();
     this.cancelFire = undefined;
+    if (this.txPending) this.sync(true); // frames already accepted still go out
     this.port.close();
   }
 }

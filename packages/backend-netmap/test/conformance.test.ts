@@ -30,6 +30,16 @@ backendConformance({
 }).run();
 
 backendConformance({
+  name: 'netmap double: VALE ports with txsync=batch',
+  supports: { send: true, receive: true, vnetHeader: true, reopen: true },
+  create: () => {
+    const fake = new FakeNetmap({ slots: 256, bufSize: 2048 });
+    const id = run++;
+    return peerHarness(NetmapBackend.open(`valeB:kit${id}a`, fake, { txsync: 'batch' }), NetmapBackend.open(`valeB:kit${id}b`, fake));
+  },
+}).run();
+
+backendConformance({
   name: 'netmap double: a NIC (netmap:eth0), ring pair 1 of 4',
   supports: { send: true, receive: true, vnetHeader: { notApplicable: 'a NIC port takes no virtio-net header (the device adapts)' }, reopen: true },
   create: () => {

@@ -118,4 +118,40 @@ test('open/close: ports come and go; a closed backend answers 0 to every verb', 
   await again.close();
 });
 
+test('txsync=batch: one NIOCTXSYNC per synchronous run of sends; frame mode syncs each frame; close flushes', async () => {
+  const sys = new FakeNetmap({ slots: 64, bufSize: 2048 });
+  const nic = sys.addNic('eth0');
+  const batch = NetmapBackend.open('netmap:eth0', sys, { txsync: 'batch' });
+  const port = [...sys.open][0]!;
+  for (let i = 0; i < 10; i++) assert.is(batch.send([pattern(60, i)], 1), 60);
+  assert.is(port.txSyncs, 0, 'nothing handed over yet');
+  await Promise.resolve();
+  assert.is(port.txSyncs, 1, 'one sync for the run');
+  assert.is(nic.wire.length, 10);
+  // A run longer than the ring: it syncs early when the ring fills, and drops nothing.
+  for (let i = 0; i < 100; i++) assert.is(batch.send([pattern(60, i)], 1), 60);
+  await Promise.resolve();
+  assert.is(nic.wire.length, 110);
+  assert.is(batch.stats.txDrops, 0);
+  batch.send([pattern(60, 7)], 1);
+  await batch.close();
+  assert.is(nic.wire.length, 111, 'close hands over what send accepted');
+
+  const frame = NetmapBackend.open('netmap:eth0', sys);
+  const framePort = [...sys.open].at(-1)!;
+  for (let i = 0; i < 10; i++) frame.send([pattern(60, i)], 1);
+  assert.is(framePort.txSyncs, 10, 'bhyve mode: a sync per frame');
+  await frame.close();
+});
+
+test('txsync is a validated option of both prefixes', async () => {
+  const { defaultRegistry, ConfigError } = await import('@netbe/core');
+  const error = await defaultRegistry.create('vale0:x,txsync=sometimes').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.instance(error, ConfigError);
+  assert.is((error as InstanceType<typeof ConfigError>).option, 'txsync');
+});
+
 test.run();

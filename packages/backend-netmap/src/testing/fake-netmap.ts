@@ -391,13 +391,19 @@ export class FakePort implements NetmapPort {
     return this.rxKrings.includes(kring);
   }
 
+  /** NIOCTXSYNC / NIOCRXSYNC calls made on this fd. */
+  txSyncs = 0;
+  rxSyncs = 0;
+
   txSync(): void {
     if (this.closed) throw sysError('EBADF', 'ioctl(NIOCTXSYNC)');
+    this.txSyncs++;
     for (const k of this.txKrings) this.fake.txsync(this.adapter, k);
   }
 
   rxSync(): void {
     if (this.closed) throw sysError('EBADF', 'ioctl(NIOCRXSYNC)');
+    this.rxSyncs++;
     for (const k of this.rxKrings) this.fake.rxsync(this.adapter, k);
   }
 
