@@ -10,6 +10,8 @@ interface Counts {
   before: number;
   during: number;
   after?: number;
+  mappedBefore?: number;
+  mappedAfter?: number;
 }
 
 function run(step: string, ...extra: string[]): Counts {
@@ -41,9 +43,11 @@ test('exit with watchers started and memory mapped: exit code 0, no crash', () =
   assert.ok(c.during > c.before);
 });
 
-test('handles dropped without closing: finalizers stop and release them', () => {
+test('handles dropped without closing: finalizers stop the watchers and unmap the memory', () => {
   const c = run('drop-handles');
   assert.is(c.after, c.before);
+  assert.is(c.mappedBefore, 1); // the 1 MiB memfd mapping, still referenced
+  assert.is(c.mappedAfter, 0); // unmapped by the ArrayBuffer's finalizer after GC
 });
 
 test('a worker thread ending with a started watcher and a mapping', () => {
