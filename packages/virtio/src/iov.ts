@@ -44,6 +44,7 @@ export function iovCopyFrom(iov: readonly Uint8Array[], count: number, offset: n
       return seg.length;
     }
   }
+  if (!(offset >= 0)) return 0; // a negative or NaN offset copies nothing
   return copyFromSegments(iov, count, offset, dst);
 }
 
@@ -77,6 +78,19 @@ function copyFromSegments(iov: readonly Uint8Array[], count: number, offset: num
  * bytes copied: less than `src.length` when the iov is short.
  */
 export function iovCopyTo(iov: readonly Uint8Array[], count: number, offset: number, src: Uint8Array): number {
+  if (!(offset >= 0)) return 0; // a negative or NaN offset copies nothing
+  // The common case (the frame fits the first segment) stays small enough to inline.
+  if (count >= 1) {
+    const seg = iov[0]!;
+    if (offset + src.length <= seg.length) {
+      seg.set(src, offset);
+      return src.length;
+    }
+  }
+  return copyToSegments(iov, count, offset, src);
+}
+
+function copyToSegments(iov: readonly Uint8Array[], count: number, offset: number, src: Uint8Array): number {
   seek(iov, count, offset);
   const want = src.length;
   let copied = 0;

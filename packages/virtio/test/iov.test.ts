@@ -28,6 +28,14 @@ test('iovTrimFront: a header inside the first segment, spanning segments, or lon
   assert.equal([...iov[0]!], [1, 2, 3], 'the bytes are untouched');
 });
 
+test('a negative or NaN offset copies nothing', () => {
+  const iov = [new Uint8Array(4)];
+  assert.is(iovCopyFrom(iov, 1, -1, new Uint8Array(2)), 0);
+  assert.is(iovCopyTo(iov, 1, -1, Uint8Array.of(1)), 0);
+  assert.is(iovCopyTo(iov, 1, NaN, Uint8Array.of(1)), 0);
+  assert.equal([...iov[0]!], [0, 0, 0, 0]);
+});
+
 test('property: copy out, copy in and trim agree with a flat reference; short buffers are reported', () => {
   fc.assert(
     fc.property(segmentsArb, fc.nat(200), fc.nat(200), fc.nat(40), (segments, offset, want, trim) => {
