@@ -226,8 +226,9 @@ static napi_value nb_register(napi_env env, napi_callback_info info) {
   req.nr_ringid = (uint16_t)(ringid | NB_LEGACY_NO_TX_POLL);
   req.nr_arg2 = (uint16_t)mem_id;
   if (ioctl_retry(fd, NB_NIOCREGIF, &req) < 0) return throw_errno(env, errno, "ioctl(NIOCREGIF)", name);
+  /* The legacy reply does not count host rings; the port's netmap_if does (ni_host_*_rings). */
   return port_object(env, req.nr_offset, req.nr_memsize, req.nr_tx_slots, req.nr_rx_slots, req.nr_tx_rings,
-                     req.nr_rx_rings, 1, 1, req.nr_arg2, true);
+                     req.nr_rx_rings, 0, 0, req.nr_arg2, true);
 }
 
 /* portInfo(fd, name) -> port info (NETMAP_REQ_PORT_INFO_GET; the fd need not be bound). */
