@@ -11,6 +11,15 @@ interface Pending {
   /** The question, to check the answer matches (name lower-cased, type, class). */
   question: string;
   deadline: number;
+  /** The query as sent upstream, kept to retry the next resolver on timeout. */
+  query: Uint8Array;
+  tries: number;
+}
+
+/** A query to send again, to another resolver, after a timeout. */
+export interface DnsRetry {
+  send: Uint8Array;
+  resolver: Resolver;
 }
 
 export type DnsQueryResult = { send: Uint8Array; resolver: Resolver } | { drop: DropReason };
@@ -64,9 +73,9 @@ export class DnsForwarder {
     }
     if (this.pending.has(upstreamId)) return { drop: 'dns-table-full' };
     const resolver = this.resolvers[this.nextResolver++ % this.resolvers.length]!;
-    this.pending.set(upstreamId, { upstreamId, guestIp, guestPort, guestId: (msg[0]! << 8) | msg[1]!, resolver, question, deadline: now + this.timeoutMs });
     const out = msg.slice();
     put16(out, 0, upstreamId);
+    this.pending.set(upstreamId, { upstreamId, guestIp, guestPort, guestId: (msg[0]! << 8) | msg[1]!, resolver, question, deadline: now + this.timeoutMs, query: out, tries: 1 });
     return { send: out, resolver };
   }
 
@@ -90,20 +99,30 @@ export class DnsForwarder {
     return { deliver: out, guestIp: p.guestIp, guestPort: p.guestPort };
   }
 
-  /** Forgets stale queries; returns how many. */
-  expire(now: number): number {
+  /**
+   * Handles timeouts: a query that has not tried every resolver yet goes to the next one (same
+   * upstream id, a fresh deadline; returned in `retries`); the others are forgotten (counted by
+   * the caller as `dns-timeout`). Returns how many were forgotten.
+   */
+  expire(now: number, retries: DnsRetry[] = []): number {
     let n = 0;
     for (const [id, p] of this.pending) {
-      if (p.deadline <= now) {
-        this.pending.delete(id);
-        n++;
-      }
+      if (p.deadline > now) continue;
+      this.pending.delete(id);
+      if (p.tries < this.resolvers.length) {
+        const i = this.resolvers.indexOf(p.resolver);
+        p.resolver = this.resolvers[(i + 1) % this.resolvers.length]!;
+        p.tries++;
+        p.deadline = now + this.timeoutMs;
+        this.pending.set(id, p); // re-inserted last: the map stays in deadline order
+        retries.push({ send: p.query, resolver: p.resolver });
+      } else n++;
     }
     return n;
   }
 
   nextDeadline(): number {
-    // Entries are inserted with non-decreasing deadlines, so the first is the earliest.
+    // Entries are kept in non-decreasing deadline order, so the first is the earliest.
     for (const p of this.pending.values()) return p.deadline;
     return Infinity;
   }

@@ -9,7 +9,7 @@ import {
 import { ArpCache } from './arp-cache';
 import { SlirpCounters, type DropReason } from './counters';
 import { DhcpServer } from './dhcp-server';
-import { DnsForwarder } from './dns-forwarder';
+import { DnsForwarder, type DnsRetry } from './dns-forwarder';
 import { GuestLink } from './guest-link';
 import type { HostEvents, SlirpHost } from './host';
 import { IcmpRelay } from './icmp-relay';
@@ -556,8 +556,13 @@ export class SlirpStack implements HostEvents {
     if (this.closed) return Infinity;
     this.reassembler.expire(now);
     this.counters.activeReassemblies = this.reassembler.active;
-    const stale = this.dns.expire(now);
+    const retries: DnsRetry[] = [];
+    const stale = this.dns.expire(now, retries);
     for (let i = 0; i < stale; i++) this.counters.drop('dns-timeout');
+    for (const r of retries) {
+      this.host.log('debug', `dns: no answer in ${this.options.dnsTimeoutMs} ms, asking ${formatIpv4(r.resolver.addr)}:${r.resolver.port}`);
+      this.host.udpSend(this.dnsHandle, r.resolver.addr, r.resolver.port, r.send);
+    }
     this.icmp.expire(now);
     this.udp.expire(now);
     this.tcp.poll(now);

@@ -176,6 +176,28 @@ test('DNS: stale queries expire (counted) and the table is bounded', () => {
   void host;
 });
 
+test('DNS: a resolver that does not answer in time is replaced by the next one', () => {
+  const { stack, out, host } = makeStack('slirp,resolver=192.0.2.53,resolver=192.0.2.54:5353');
+  stack.input(udpFrame(GUEST, DNS, 5353, 53, dnsQuery(0x4444, 'slow.test')), 0);
+  const [open] = host.take('udpOpen');
+  const [first] = host.take('udpSend');
+  assert.is(formatIpv4(first!.addr), '192.0.2.53');
+  stack.poll(5000);
+  const [second] = host.take('udpSend');
+  assert.is(formatIpv4(second!.addr), '192.0.2.54');
+  assert.is(second!.port, 5353);
+  assert.equal(second!.data, first!.data);
+  assert.is(stack.counters.drops['dns-timeout'], undefined);
+  stack.hostUdpReceived(open!.handle, ip('192.0.2.54'), 5353, dnsAnswer(DnsHeader.wrap(second!.data).id, 'slow.test', 1), 6000);
+  assert.is(parseDns(out()[0]!.udp!.payload).id, 0x4444);
+  // With both tried, the next timeout forgets the query.
+  stack.input(udpFrame(GUEST, DNS, 5353, 53, dnsQuery(0x5555, 'dead.test')), 7000);
+  stack.poll(12000);
+  stack.poll(17000);
+  assert.is(stack.counters.drops['dns-timeout'], 1);
+  assert.is(stack.dns.size, 0);
+});
+
 test('UDP: NAT to the host, replies only from contacted peers, idle expiry', () => {
   const { stack, out, host } = makeStack();
   const dst = ip('192.0.2.10');
