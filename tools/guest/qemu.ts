@@ -14,8 +14,10 @@ export interface BootOptions {
   script: string;
   /** Where the per-boot initrd is written. */
   workDir: string;
-  /** Attach the NIC to this vhost-user socket. */
-  vhostUserSocket: string;
+  /** Attach the NIC to this vhost-user socket (ignored when `nicArgs` is given). */
+  vhostUserSocket?: string;
+  /** Instead of vhost-user: these NIC arguments (e.g. QEMU's own `-netdev tap`, as a reference). */
+  nicArgs?: string[];
   memMiB?: number;
   mac?: string;
   /** QEMU retries the back-end after this many seconds when it goes away (chardev reconnect=); 0 off (default). */
@@ -57,6 +59,7 @@ export class GuestVm {
   }
 
   static boot(o: BootOptions): GuestVm {
+    if (!o.nicArgs && !o.vhostUserSocket) throw new Error('GuestVm.boot needs vhostUserSocket or nicArgs');
     const initrd = initrdWithScript(o.image, o.script, join(o.workDir, `initrd-${process.pid}-${Date.now()}.cpio`));
     const args = [
       '-accel', 'tcg',
@@ -64,7 +67,9 @@ export class GuestVm {
       '-kernel', o.image.kernel,
       '-initrd', initrd,
       '-append', 'console=ttyS0 quiet panic=-1',
-      ...qemuVhostUserArgs({ socketPath: o.vhostUserSocket, memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: o.reconnectSeconds ?? 0 }),
+      ...(o.nicArgs
+        ? ['-m', `${o.memMiB ?? 256}M`, ...o.nicArgs]
+        : qemuVhostUserArgs({ socketPath: o.vhostUserSocket ?? '', memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: o.reconnectSeconds ?? 0 })),
     ];
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     return new GuestVm(child, o.onLine);
