@@ -44,8 +44,6 @@ export class NetReceiver {
 
   private readonly chains: DescriptorChain[] = [];
   private readonly iov: Uint8Array[] = new Array<Uint8Array>(MAX_FRAME_SEGMENTS).fill(EMPTY);
-  /** Guest address of each `iov` entry (the trimmer's cache key). */
-  private readonly addrs = new Float64Array(MAX_FRAME_SEGMENTS);
   private readonly trimmer = new IovTrimmer(MAX_FRAME_SEGMENTS);
 
   constructor(
@@ -119,11 +117,15 @@ export class NetReceiver {
           fits = false;
           break;
         }
-        for (let i = 0; i < chain.writable; i++) {
-          iov[segs + i] = chain.iov[i]!;
-          this.addrs[segs + i] = chain.addrs[i]!;
+        if (nChains === 0 && prepend > 0) {
+          // The backend scatters after the header the device writes: skip it in the first chain
+          // (it holds the whole header, checked above).
+          const trimmer = this.trimmer;
+          trimmer.trim(chain.iov, chain.addrs, 0, chain.writable, prepend, true);
+          for (let i = 0; i < trimmer.count; i++) iov[segs++] = trimmer.out[i]!;
+        } else {
+          for (let i = 0; i < chain.writable; i++) iov[segs++] = chain.iov[i]!;
         }
-        segs += chain.writable;
         bytes += chain.writableBytes;
         nChains++;
         if (!merge) {
@@ -140,14 +142,9 @@ export class NetReceiver {
         continue;
       }
       // Header: zero what the backend will not write, then let it scatter the rest.
-      let got: number;
-      if (prepend > 0) {
-        zeroPrefix(iov, 0, segs, prepend);
-        this.trimmer.trim(iov, this.addrs, 0, segs, prepend, true);
-        got = backend.recv(this.trimmer.out, this.trimmer.count);
-      } else {
-        got = backend.recv(iov, segs);
-      }
+      const first = this.chains[0]!;
+      if (prepend > 0) zeroPrefix(first.iov, 0, first.writable, prepend);
+      const got = backend.recv(iov, segs);
       if (got !== plen) {
         // The backend broke its peek promise (or lost the frame): nothing valid was written.
         drops.backend++;
@@ -156,7 +153,7 @@ export class NetReceiver {
         continue;
       }
       // num_buffers (virtio 1.2 §5.1.6.4): the chains used; 1 without MRG_RXBUF.
-      if (hdr === 12) putU16At(iov, 0, segs, 10, nChains);
+      if (hdr === 12) putU16At(first.iov, 0, first.writable, 10, nChains);
       if (merge) {
         let left = need;
         for (let c = 0; c < nChains; c++) {
