@@ -1,5 +1,4 @@
-import { iovLength, VNET_HDR_LEN, type Iov } from '@netbe/core';
-import { gatherIov, scatterIov } from './iov-copy';
+import { gatherIov, iovLength, scatterIov, VNET_HDR_LEN, type Iov } from '@netbe/core';
 
 /** Bytes reserved at the start of every slot for the virtio-net header, in its 12-byte form. */
 const HDR = VNET_HDR_LEN;

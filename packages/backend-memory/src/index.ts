@@ -10,6 +10,5 @@ export { memoryBackendFactory, registerMemoryBackend } from './factory';
 export { parseCaps, parseMemoryConfig, MEMORY_DEFAULTS, MEMORY_MODES } from './options';
 export type { MemoryMode, MemoryBackendOptions, SourceOptions, MemorySpec } from './options';
 export { FrameRing } from './frame-ring';
-export { RxSignal } from './rx-signal';
-export { scheduleSoon } from './schedule';
-export { gatherIov, scatterIov } from './iov-copy';
+/** @deprecated moved to `@netbe/core`; re-exported until backend-slirp switches. */
+export { RxSignal, scheduleSoon, gatherIov, scatterIov } from '@netbe/core';

@@ -57,15 +57,15 @@ export class QueueBackend extends MemoryBackend {
     return true;
   }
 
-  protected receive(iov: Iov, iovcnt: number, hdrLen: number): number {
-    return this.queue.shift(iov, iovcnt, hdrLen);
+  protected receive(iov: Iov, iovcnt: number): number {
+    return this.queue.shift(iov, iovcnt, this.vnetHdrLen);
   }
 
-  protected discard(): number {
+  protected dropFrame(): number {
     return this.queue.drop();
   }
 
-  protected override onClose(): void {
+  protected override release(): void {
     this.queue.clear();
     const peer = this.target;
     this.target = undefined;

@@ -9,17 +9,15 @@ export class SinkBackend extends MemoryBackend {
     return 0;
   }
 
-  protected transmit(iov: Iov, iovcnt: number): boolean {
-    let total = 0;
-    for (let i = 0; i < iovcnt; i++) total += iov[i]!.length;
-    return total - this.vnetHdrLen <= this.options.maxFrame;
+  protected transmit(_iov: Iov, _iovcnt: number, length: number): boolean {
+    return length - this.vnetHdrLen <= this.options.maxFrame;
   }
 
-  protected receive(_iov: Iov, _iovcnt: number, _hdrLen: number): number {
+  protected receive(_iov: Iov, _iovcnt: number): number {
     return 0;
   }
 
-  protected discard(): number {
+  protected dropFrame(): number {
     return 0;
   }
 }

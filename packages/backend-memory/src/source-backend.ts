@@ -1,5 +1,4 @@
-import { VNET_HDR_LEN, type Iov } from '@netbe/core';
-import { scatterIov } from './iov-copy';
+import { scatterIov, VNET_HDR_LEN, type Iov } from '@netbe/core';
 import { SinkBackend } from './sink-backend';
 import type { ResolvedOptions } from './options';
 
@@ -47,7 +46,8 @@ export class SourceBackend extends SinkBackend {
     return this.remaining > 0 ? this.frameSize : 0;
   }
 
-  protected override receive(iov: Iov, iovcnt: number, hdrLen: number): number {
+  protected override receive(iov: Iov, iovcnt: number): number {
+    if (this.remaining <= 0) return 0;
     const t = this.template;
     const at = VNET_HDR_LEN + 14;
     const seq = this.sequence;
@@ -57,11 +57,11 @@ export class SourceBackend extends SinkBackend {
     if (t.length > at + 2) t[at + 2] = (seq >>> 8) & 0xff;
     if (t.length > at + 3) t[at + 3] = seq & 0xff;
     this.next();
-    const view = this.views[hdrLen]!;
+    const view = this.views[this.vnetHdrLen]!;
     return scatterIov(view, 0, view.length, iov, iovcnt);
   }
 
-  protected override discard(): number {
+  protected override dropFrame(): number {
     if (this.remaining <= 0) return 0;
     this.next();
     return this.frameSize;

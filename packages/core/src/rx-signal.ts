@@ -1,11 +1,12 @@
-import type { BackendListener } from '@netbe/core';
+import type { BackendListener } from './backend';
 import { scheduleSoon } from './schedule';
 
 /**
  * Level-triggered receive readiness with enable/disable gating, as the contract asks
  * (bhyve's mevent read events: level-triggered, registered disabled):
  *
- * - `rxReady` is only ever called from a scheduled turn, never synchronously from a verb;
+ * - `rxReady` is only ever called from a scheduled turn or from {@link readyNow} (an I/O
+ *   callback's own turn), never synchronously from a verb;
  * - after {@link disable} returns, no call happens until {@link enable} (a call already
  *   scheduled re-checks the gate when it runs);
  * - {@link enable} with frames waiting schedules a call; so does {@link notify} (a frame arrived)
@@ -20,7 +21,15 @@ export class RxSignal {
   private closed = false;
   private cancel: (() => void) | undefined;
 
-  constructor(private readonly hasPending: () => boolean) {}
+  /**
+   * @param hasPending whether a frame is waiting; asked before a scheduled call.
+   * @param hasMore asked after a call to decide on the next one (default `hasPending`); a
+   *   backend whose full check costs a system call passes a cheaper one here.
+   */
+  constructor(
+    private readonly hasPending: () => boolean,
+    private readonly hasMore: () => boolean = hasPending,
+  ) {}
 
   get isEnabled(): boolean {
     return this.enabled;
@@ -46,9 +55,19 @@ export class RxSignal {
     this.enabled = false;
   }
 
-  /** A frame became available. */
+  /** A frame became available: call on a later turn if enabled. */
   notify(): void {
     if (this.enabled) this.schedule();
+  }
+
+  /**
+   * The event source (a poll callback, on its own turn) says a frame is waiting: call
+   * `rxReady` now if enabled, then stay level-triggered. Never call this from inside a verb.
+   */
+  readyNow(): void {
+    if (!this.enabled || this.listener === undefined) return;
+    this.listener.rxReady();
+    if (this.enabled && this.hasMore()) this.schedule();
   }
 
   /** Tells the listener the link went up or down, on a later turn. */
@@ -77,6 +96,6 @@ export class RxSignal {
     this.cancel = undefined;
     if (!this.enabled || this.listener === undefined || !this.hasPending()) return;
     this.listener.rxReady();
-    if (this.enabled && this.hasPending()) this.schedule();
+    if (this.enabled && this.hasMore()) this.schedule();
   };
 }

@@ -1,4 +1,4 @@
-import type { Iov } from '@netbe/core';
+import type { Iov } from './backend';
 
 /** Below this many bytes a segment is copied byte by byte: no subarray view is allocated. */
 const SMALL_COPY = 64;
