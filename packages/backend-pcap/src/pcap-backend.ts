@@ -1,13 +1,4 @@
-import { RxSignal, scatterIov } from '@netbe/backend-memory';
-import {
-  isValidVnetHdrLen,
-  NetbeError,
-  newBackendStats,
-  type BackendListener,
-  type BackendStats,
-  type Iov,
-  type NetBackend,
-} from '@netbe/core';
+import { BackendBase, NetbeError, scatterIov, type Iov } from '@netbe/core';
 import { DIRECTION_OUTBOUND, MAX_CAPTURE_LENGTH, type ByteSink, type ByteSource, type CaptureFormat, type CaptureReader, type DecoderOptions } from '@netbe/pcap';
 import { systemClock, type Clock } from './clock';
 import { FrameRecorder } from './frame-recorder';
@@ -51,21 +42,16 @@ export interface PcapBackendOptions {
  * offloads and no virtio-net header (the device adapts). Without `in` nothing arrives; without
  * `out` sent frames are counted as drops.
  */
-export class PcapBackend implements NetBackend {
-  readonly name: string;
+export class PcapBackend extends BackendBase {
   /** Settles when the input is over: resolves after the last pass, rejects on a damaged file. */
   readonly inputDone: Promise<ReplaySummary>;
-  private readonly counters: BackendStats = newBackendStats();
-  private readonly rx: RxSignal;
   private readonly replay: InputReplay | undefined;
   private readonly recorder: FrameRecorder | undefined;
-  private closed = false;
   private inputError: Error | undefined;
 
   constructor(options: PcapBackendOptions) {
-    this.name = options.name;
+    super(options.name);
     const clock = options.clock ?? systemClock;
-    this.rx = new RxSignal(() => !this.closed && (this.replay?.headLength() ?? 0) > 0);
     let settle!: { resolve: (s: ReplaySummary) => void; reject: (e: Error) => void };
     this.inputDone = new Promise<ReplaySummary>((resolve, reject) => (settle = { resolve, reject }));
     this.inputDone.catch(() => {}); // observed through onInputEnd or by whoever awaits it
@@ -109,15 +95,6 @@ export class PcapBackend implements NetBackend {
 
   private readonly closedReject: (e: Error) => void;
 
-  get stats(): Readonly<BackendStats> {
-    return this.counters;
-  }
-
-  /** Always 0: the backend carries bare Ethernet frames. */
-  get vnetHdrLen(): number {
-    return 0;
-  }
-
   /** The error that stopped the input, if any. */
   get error(): Error | undefined {
     return this.inputError;
@@ -128,76 +105,33 @@ export class PcapBackend implements NetBackend {
     return this.recorder?.writer.dropped ?? 0;
   }
 
-  attach(listener: BackendListener): void {
-    this.rx.attach(listener);
+  /** Larger than any record a capture file holds (and than any frame a guest sends): a drop. */
+  protected transmit(iov: Iov, iovcnt: number, length: number): boolean {
+    return length <= MAX_CAPTURE_LENGTH && this.recorder !== undefined && this.recorder.record(iov, iovcnt, 0, DIRECTION_OUTBOUND);
   }
 
-  send(iov: Iov, iovcnt: number): number {
-    if (this.closed) return 0;
-    const count = Math.min(iovcnt, iov.length);
-    let total = 0;
-    for (let i = 0; i < count; i++) total += iov[i]!.length;
-    // Larger than any record a capture file holds (and than any frame a guest sends): a drop.
-    if (total === 0 || total > MAX_CAPTURE_LENGTH || !this.recorder || !this.recorder.record(iov, count, 0, DIRECTION_OUTBOUND)) {
-      this.counters.txDrops++;
-      return 0;
-    }
-    this.counters.txFrames++;
-    this.counters.txBytes += total;
-    return total;
-  }
-
-  peekRecvLen(): number {
-    if (this.closed) return 0;
+  protected pendingLength(): number {
     return this.replay?.headLength() ?? 0;
   }
 
-  recv(iov: Iov, iovcnt: number): number {
-    if (this.closed) return 0;
+  protected receive(iov: Iov, iovcnt: number): number {
     const r = this.replay?.head();
     if (r === undefined) return 0;
     // Straight from the file's read buffer into the guest's buffers.
-    const n = scatterIov(r.bytes, r.dataOffset, r.dataOffset + r.capturedLength, iov, Math.min(iovcnt, iov.length));
+    const n = scatterIov(r.bytes, r.dataOffset, r.dataOffset + r.capturedLength, iov, iovcnt);
     this.replay!.consume();
-    if (n < 0) {
-      this.counters.rxDrops++;
-      return -1;
-    }
-    this.counters.rxFrames++;
-    this.counters.rxBytes += n;
     return n;
   }
 
-  rxDiscard(): number {
-    if (this.closed) return 0;
-    const len = this.replay?.headLength() ?? 0;
-    if (len === 0) return 0;
-    this.replay!.consume();
-    this.counters.rxDrops++;
+  protected discard(): number {
+    const len = this.pendingLength();
+    if (len > 0) this.replay!.consume();
     return len;
   }
 
-  rxEnable(): void {
-    if (!this.closed) this.rx.enable();
-  }
-
-  rxDisable(): void {
-    this.rx.disable();
-  }
-
-  getCap(): bigint {
-    return 0n;
-  }
-
-  setCap(features: bigint, vnetHdrLen: number): void {
-    if (this.closed) return;
-    if (!isValidVnetHdrLen(vnetHdrLen)) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: virtio-net header length ${vnetHdrLen} (expected 0, 10 or 12)`);
-    }
-    if (features !== 0n) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: carries no offloads (asked for 0x${features.toString(16)})`);
-    }
-    // The header length stays 0: the device strips and prepends headers (bhyve does the same).
+  /** No offloads, and the header length stays 0: the device strips and prepends headers (bhyve does the same). */
+  protected applyCap(): number {
+    return 0;
   }
 
   /** Hands what was recorded so far to the output file. */
@@ -205,10 +139,7 @@ export class PcapBackend implements NetBackend {
     await this.recorder?.flush();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.rx.close();
+  protected override async release(): Promise<void> {
     if (this.replay && !this.replay.ended) this.closedReject(new NetbeError('ERR_CLOSED', `${this.name}: closed while the input was being replayed`));
     await Promise.all([this.replay?.close(), this.recorder?.close()]);
   }
