@@ -1,8 +1,7 @@
 const EMPTY = new Uint8Array(0);
 
-/** Entries of the trimmed-view cache (direct-mapped by guest address). */
-const TRIM_CACHE_BITS = 10;
-const TRIM_CACHE_SIZE = 1 << TRIM_CACHE_BITS;
+/** Entries of the trimmed-view cache (direct-mapped by the chain's head descriptor index). */
+const TRIM_CACHE_SIZE = 1024;
 
 /**
  * Skips the first `skip` bytes of a scatter-gather list into a reusable output list: the header
@@ -10,9 +9,9 @@ const TRIM_CACHE_SIZE = 1 << TRIM_CACHE_BITS;
  * does not (strip on TX, make room for a zeroed header on RX).
  *
  * Allocation-free in the steady state: whole segments are passed by reference; when the header
- * ends inside a segment, the shortened view is cached, direct-mapped by the segment's guest
- * address, and reused while the same source view object (SplitQueue hands out one view per
- * guest buffer) comes back with the same cut.
+ * ends inside a segment, the shortened view is cached, direct-mapped by the chain's head index
+ * (a ring of up to 1024 entries never collides), and reused while the same source view object
+ * (SplitQueue hands out one view per guest buffer) comes back with the same cut.
  */
 export class IovTrimmer {
   /** The trimmed list; `count` entries are valid. */
@@ -29,11 +28,11 @@ export class IovTrimmer {
   }
 
   /**
-   * Fills {@link out} with `src[start..start+n)` minus its first `skip` bytes; `addrs[i]` is the
-   * guest address of `src[i]` (the cache key). Returns false when the list holds fewer than
-   * `skip` bytes, or exactly `skip` and `allowEmpty` is false.
+   * Fills {@link out} with `src[start..start+n)` minus its first `skip` bytes; `key` (the chain's
+   * head index) picks the cache entry. Returns false when the list holds fewer than `skip` bytes,
+   * or exactly `skip` and `allowEmpty` is false.
    */
-  trim(src: readonly Uint8Array[], addrs: ArrayLike<number>, start: number, n: number, skip: number, allowEmpty = false): boolean {
+  trim(src: readonly Uint8Array[], key: number, start: number, n: number, skip: number, allowEmpty = false): boolean {
     let i = start;
     const end = start + n;
     let left = skip;
@@ -46,8 +45,7 @@ export class IovTrimmer {
     let bytes = 0;
     if (left > 0) {
       const seg = src[i]!;
-      // Fibonacci hashing of the 16-byte granule: buffers a power of two apart spread evenly.
-      const slot = Math.imul((addrs[i]! / 16) >>> 0, 0x9e3779b1) >>> (32 - TRIM_CACHE_BITS);
+      const slot = key & (TRIM_CACHE_SIZE - 1);
       let view = this.cachedView[slot]!;
       if (this.cachedSource[slot] !== seg || this.cachedSkip[slot] !== left) {
         view = seg.subarray(left);

@@ -121,7 +121,7 @@ export class NetReceiver {
           // The backend scatters after the header the device writes: skip it in the first chain
           // (it holds the whole header, checked above).
           const trimmer = this.trimmer;
-          trimmer.trim(chain.iov, chain.addrs, 0, chain.writable, prepend, true);
+          trimmer.trim(chain.iov, chain.head, 0, chain.writable, prepend, true);
           for (let i = 0; i < trimmer.count; i++) iov[segs++] = trimmer.out[i]!;
         } else {
           for (let i = 0; i < chain.writable; i++) iov[segs++] = chain.iov[i]!;

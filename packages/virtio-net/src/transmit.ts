@@ -80,7 +80,7 @@ export class NetTransmitter {
         } else {
           let sent: number;
           if (strip) {
-            this.trimmer.trim(chain.iov, chain.addrs, 0, chain.readable, hdr);
+            this.trimmer.trim(chain.iov, chain.head, 0, chain.readable, hdr);
             sent = backend.send(this.trimmer.out, this.trimmer.count);
           } else {
             sent = backend.send(chain.iov, chain.readable);
