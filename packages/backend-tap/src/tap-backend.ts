@@ -1,13 +1,4 @@
-import {
-  isValidVnetHdrLen,
-  NetbeError,
-  netFeatureNames,
-  newBackendStats,
-  type BackendListener,
-  type BackendStats,
-  type Iov,
-  type NetBackend,
-} from '@netbe/core';
+import { BackendBase, NetbeError, netFeatureNames, scatterIov, type Iov } from '@netbe/core';
 import { isSysError, sys, type SysError, type Watcher } from '@netbe/sys';
 import { TAP_VNET_CAPS, tunOffloadFlags } from './offload';
 import type { TapOptions } from './options';
@@ -35,29 +26,21 @@ const GONE = new Set(['EBADFD', 'EBADF', 'ENODEV', 'ENXIO']);
  * - the interface deleted: POLLERR / EBADFD → linkChange(false) once; later sends are counted
  *   drops; the fd stays until close.
  */
-export class TapBackend implements NetBackend {
-  readonly name: string;
+export class TapBackend extends BackendBase {
   /** The interface name the kernel gave us. */
   readonly ifname: string;
   private fd: number;
   private readonly watcher: Watcher;
   /** Bytes of header the kernel reads and writes (0, or TUNSETVNETHDRSZ). */
   private kernelHdrLen: number;
-  private hdrLen = 0;
   private readonly tapHasVnetHdr: boolean;
-  private readonly counters: BackendStats = newBackendStats();
-  private listener: BackendListener | undefined;
-  private rxEnabled = false;
-  private closedFlag = false;
   private linkIsUp = true;
-  private negotiated = 0n;
 
   /** One byte more than the largest frame, so that a longer one shows as truncated. */
   private readonly bounce = new Uint8Array(BOUNCE_SIZE + 1);
   /** Frame held in the bounce buffer by peekRecvLen: [bounceOff, bounceOff + bounceLen). */
   private bounceLen = 0;
   private bounceOff = 0;
-  private immediate: ReturnType<typeof setImmediate> | undefined;
 
   /** Scratch: the kernel header the device does not see, and the readv/writev list around it. */
   private readonly hiddenHdr = new Uint8Array(KERNEL_MIN_HDR);
@@ -65,7 +48,7 @@ export class TapBackend implements NetBackend {
   private readonly list: Uint8Array[] = [];
 
   constructor(options: TapOptions) {
-    this.name = options.name;
+    super(options.name);
     let opened: { fd: number; name: string };
     try {
       opened = sys.tapOpen({ name: options.ifname, vnetHdr: options.vnetHdr, device: options.device });
@@ -89,47 +72,17 @@ export class TapBackend implements NetBackend {
     }
   }
 
-  get stats(): Readonly<BackendStats> {
-    return this.counters;
-  }
-
-  get vnetHdrLen(): number {
-    return this.hdrLen;
-  }
-
-  /** The features the last setCap recorded. */
-  get negotiatedFeatures(): bigint {
-    return this.negotiated;
-  }
-
   /** False after the interface disappeared (linkChange(false) was sent). */
   get linkUp(): boolean {
     return this.linkIsUp;
   }
 
-  get closed(): boolean {
-    return this.closedFlag;
-  }
-
-  attach(listener: BackendListener): void {
-    if (this.closedFlag) return;
-    this.listener = listener;
-    if (this.rxEnabled) this.scheduleHeld();
-  }
-
-  send(iov: Iov, iovcnt: number): number {
-    if (this.closedFlag) return 0;
-    const count = Math.min(iovcnt, iov.length);
-    let total = 0;
-    for (let i = 0; i < count; i++) total += iov[i]!.length;
-    // The kernel would take even a 300 KB write (and drop it later): refuse what no frame can be.
-    if (total <= this.hdrLen || total - this.hdrLen > MAX_FRAME || !this.linkIsUp) {
-      this.counters.txDrops++;
-      return 0;
-    }
+  /** The kernel would take even a 300 KB write (and drop it later): refuse what no frame can be. */
+  protected transmit(iov: Iov, count: number, length: number): boolean {
+    if (length - this.vnetHdrLen > MAX_FRAME || !this.linkIsUp) return false;
     let n: number;
     try {
-      if (this.kernelHdrLen > this.hdrLen) {
+      if (this.kernelHdrLen > this.vnetHdrLen) {
         // The device sends no header but the tap expects one: prepend zeros (no offload).
         const list = this.list;
         list.length = count + 1;
@@ -142,34 +95,32 @@ export class TapBackend implements NetBackend {
     } catch (e) {
       // EIO: interface down; EINVAL: a header the kernel rejects (hostile guest); EBADFD: gone.
       this.noteError(e);
-      this.counters.txDrops++;
-      return 0;
+      return false;
     }
-    if (n < 0) {
-      this.counters.txDrops++;
-      return 0;
-    }
-    this.counters.txFrames++;
-    this.counters.txBytes += total;
-    return total;
+    return n >= 0;
   }
 
-  peekRecvLen(): number {
-    if (this.closedFlag) return 0;
-    if (this.bounceLen > 0) return this.bounceLen;
-    return this.fillBounce();
+  protected pendingLength(): number {
+    return this.bounceLen > 0 ? this.bounceLen : this.fillBounce();
   }
 
-  recv(iov: Iov, iovcnt: number): number {
-    if (this.closedFlag) return 0;
-    let count = Math.min(iovcnt, iov.length);
-    if (this.bounceLen > 0) return this.recvFromBounce(iov, count);
+  /** Only a frame held in the bounce buffer: the fd watcher signals the others (no read to find out). */
+  protected override rxPending(): boolean {
+    return this.bounceLen > 0;
+  }
+
+  protected receive(iov: Iov, count: number): number {
+    if (this.bounceLen > 0) {
+      const len = this.bounceLen;
+      this.bounceLen = 0;
+      return scatterIov(this.bounce, this.bounceOff, this.bounceOff + len, iov, count);
+    }
     // Room for the hidden header and the spare byte within one readv (IOV_MAX entries); a
     // longer list is cut, and a frame that needed the rest is then a counted drop.
     count = Math.min(count, sys.IOV_MAX - 2);
     let room = 0;
     for (let i = 0; i < count; i++) room += iov[i]!.length;
-    const hidden = this.kernelHdrLen - this.hdrLen;
+    const hidden = this.kernelHdrLen - this.vnetHdrLen;
     // [kernel header the device does not want] + iov + [one spare byte]: a frame longer than
     // the iov fills the spare byte, which is how truncation shows (kernels differ in what
     // readv returns for a tap frame cut short).
@@ -183,74 +134,44 @@ export class TapBackend implements NetBackend {
     try {
       n = sys.readv(this.fd, list, k);
     } catch (e) {
-      if (isSysError(e, 'EINVAL')) {
-        // The iov is shorter than the header: the kernel has consumed and dropped the frame.
-        this.counters.rxDrops++;
-        return -1;
-      }
+      // EINVAL: the iov is shorter than the header: the kernel has consumed and dropped the frame.
+      if (isSysError(e, 'EINVAL')) return -1;
       this.noteError(e);
       return 0;
     }
     if (n <= 0) return 0;
     const len = n - hidden;
-    if (len > room) {
-      this.counters.rxDrops++;
-      return -1;
-    }
-    if (this.hdrLen === 12) zeroNumBuffers(iov, count);
-    this.counters.rxFrames++;
-    this.counters.rxBytes += len;
+    if (len > room) return -1;
+    if (this.vnetHdrLen === 12) zeroNumBuffers(iov, count);
     return len;
   }
 
-  rxDiscard(): number {
-    if (this.closedFlag) return 0;
-    const len = this.bounceLen > 0 ? this.bounceLen : this.fillBounce();
-    if (len === 0) return 0;
+  protected discard(): number {
+    const len = this.pendingLength();
     this.bounceLen = 0;
-    this.counters.rxDrops++;
     return len;
   }
 
-  rxEnable(): void {
-    if (this.closedFlag) return;
-    this.rxEnabled = true;
-    if (this.linkIsUp) {
-      try {
-        sys.watcherStart(this.watcher, sys.READABLE);
-      } catch (e) {
-        this.noteError(e);
-      }
+  protected override startRx(): void {
+    if (!this.linkIsUp) return;
+    try {
+      sys.watcherStart(this.watcher, sys.READABLE);
+    } catch (e) {
+      this.noteError(e);
     }
-    this.scheduleHeld();
   }
 
-  rxDisable(): void {
-    this.rxEnabled = false;
-    if (this.closedFlag) return;
+  protected override stopRx(): void {
     sys.watcherStop(this.watcher);
-    this.cancelHeld();
   }
 
-  getCap(): bigint {
-    return this.closedFlag || !this.tapHasVnetHdr ? 0n : TAP_VNET_CAPS;
+  protected override caps(): bigint {
+    return this.tapHasVnetHdr ? TAP_VNET_CAPS : 0n;
   }
 
-  setCap(features: bigint, vnetHdrLen: number): void {
-    if (this.closedFlag) return;
-    if (!isValidVnetHdrLen(vnetHdrLen)) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: virtio-net header length ${vnetHdrLen} (expected 0, 10 or 12)`);
-    }
-    const extra = features & ~this.getCap();
-    if (extra !== 0n) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: features outside getCap(): ${netFeatureNames(extra).join(', ') || `0x${extra.toString(16)}`}`);
-    }
-    if (!this.tapHasVnetHdr) {
-      // bhyve's tap: no header at all; the device strips and adds it.
-      this.negotiated = 0n;
-      this.hdrLen = 0;
-      return;
-    }
+  protected applyCap(features: bigint, vnetHdrLen: number): number {
+    // bhyve's tap without IFF_VNET_HDR: no header at all; the device strips and adds it.
+    if (!this.tapHasVnetHdr) return 0;
     if (vnetHdrLen === 0 && features !== 0n) {
       throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: offloads (${netFeatureNames(features).join(', ')}) need a virtio-net header`);
     }
@@ -267,16 +188,10 @@ export class TapBackend implements NetBackend {
       this.counters.rxDrops++;
     }
     this.kernelHdrLen = kernelHdr;
-    this.hdrLen = vnetHdrLen;
-    this.negotiated = features;
+    return vnetHdrLen;
   }
 
-  async close(): Promise<void> {
-    if (this.closedFlag) return;
-    this.closedFlag = true;
-    this.rxEnabled = false;
-    this.listener = undefined;
-    this.cancelHeld();
+  protected override release(): void {
     this.bounceLen = 0;
     sys.watcherClose(this.watcher);
     try {
@@ -301,79 +216,31 @@ export class TapBackend implements NetBackend {
       this.counters.rxDrops++;
       return 0;
     }
-    this.bounceOff = this.kernelHdrLen - this.hdrLen;
+    this.bounceOff = this.kernelHdrLen - this.vnetHdrLen;
     this.bounceLen = n - this.bounceOff;
-    if (this.hdrLen === 12) {
+    if (this.vnetHdrLen === 12) {
       this.bounce[10] = 0; // num_buffers: tun skips the bytes past struct virtio_net_hdr
       this.bounce[11] = 0;
     }
     return this.bounceLen;
   }
 
-  private recvFromBounce(iov: Iov, count: number): number {
-    const len = this.bounceLen;
-    this.bounceLen = 0;
-    let room = 0;
-    for (let i = 0; i < count; i++) room += iov[i]!.length;
-    if (room < len) {
-      this.counters.rxDrops++;
-      return -1;
-    }
-    let src = this.bounceOff;
-    const end = this.bounceOff + len;
-    for (let i = 0; i < count && src < end; i++) {
-      const dst = iov[i]!;
-      const take = Math.min(dst.length, end - src);
-      dst.set(this.bounce.subarray(src, src + take));
-      src += take;
-    }
-    this.counters.rxFrames++;
-    this.counters.rxBytes += len;
-    return len;
-  }
-
   private readonly onPoll = (error: SysError | null): void => {
-    if (this.closedFlag) return;
-    if (error) {
-      // POLLERR on a tap fd: tun_chr_poll found no interface (deleted). libuv stopped the watcher.
-      this.linkGone();
-      return;
-    }
-    if (!this.rxEnabled) return;
-    this.listener?.rxReady();
-    this.scheduleHeld();
+    if (this.closed) return;
+    // POLLERR on a tap fd: tun_chr_poll found no interface (deleted). libuv stopped the watcher.
+    if (error) this.linkGone();
+    else this.rx.readyNow();
   };
-
-  /** A peeked frame sits in the bounce buffer where the fd watcher cannot see it: signal it. */
-  private scheduleHeld(): void {
-    if (this.immediate !== undefined || this.bounceLen === 0 || !this.rxEnabled || !this.listener) return;
-    this.immediate = setImmediate(this.fireHeld);
-  }
-
-  private readonly fireHeld = (): void => {
-    this.immediate = undefined;
-    if (this.closedFlag || !this.rxEnabled || this.bounceLen === 0) return;
-    this.listener?.rxReady();
-    this.scheduleHeld();
-  };
-
-  private cancelHeld(): void {
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
-  }
 
   private noteError(e: unknown): void {
     if (isSysError(e) && GONE.has(e.code)) this.linkGone();
   }
 
   private linkGone(): void {
-    if (!this.linkIsUp || this.closedFlag) return;
+    if (!this.linkIsUp || this.closed) return;
     this.linkIsUp = false;
     sys.watcherStop(this.watcher);
-    const listener = this.listener;
-    setImmediate(() => {
-      if (!this.closedFlag) listener?.linkChange?.(false);
-    });
+    this.rx.link(false);
   }
 }
 
