@@ -99,8 +99,8 @@ export default async function (h: Harness): Promise<void> {
       }, WINDOW, { bytesPerOp: 2 * size });
       h.reportBoth(`echo-${size}`, m, 'loopback-sockets', ref);
     }
-    const drops = backend.counters.totalDrops;
-    if (drops > 0) h.note(`stack drops during the run: ${JSON.stringify(backend.counters.drops)}`);
+    const drops = backend.stackCounters.totalDrops;
+    if (drops > 0) h.note(`stack drops during the run: ${JSON.stringify(backend.stackCounters.drops)}`);
   } finally {
     await backend.close();
     await new Promise<void>((r) => client.close(() => r()));

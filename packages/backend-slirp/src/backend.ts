@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { RxSignal, gatherIov, scatterIov } from '@netbe/backend-memory';
-import { BackendConfig, NetbeError, iovLength, isValidVnetHdrLen, newBackendStats, type BackendListener, type BackendStats, type Iov, type NetBackend } from '@netbe/core';
+import { BackendBase, BackendConfig, NetbeError, gatherIov, scatterIov, type Iov } from '@netbe/core';
 import { formatIpv4 } from '@netbe/wire';
 import { NodeSlirpHost } from './node-host';
 import { parseSlirpConfig, type HostForward, type SlirpOptions } from './options';
@@ -23,23 +22,17 @@ const MAX_FRAME = 65535 + 18;
  * No root, no tap device: the guest's traffic leaves through ordinary host sockets. Frames are
  * plain Ethernet (no virtio-net header: the device adapts), no offloads.
  */
-export class SlirpBackend implements NetBackend {
-  readonly name: string;
-  readonly stats: BackendStats = newBackendStats();
-  readonly vnetHdrLen = 0;
+export class SlirpBackend extends BackendBase {
   readonly stack: SlirpStack;
   readonly host: NodeSlirpHost;
-  private readonly rx: RxSignal;
   private readonly scratch = new Uint8Array(MAX_FRAME);
-  private closed = false;
 
   private constructor(name: string, options: SlirpOptions, host: NodeSlirpHost) {
-    this.name = name;
+    super(name);
     this.host = host;
     this.stack = new SlirpStack(options, { host, clock: () => host.now() });
     host.bind(this.stack);
     for (const f of this.stack.hostForwards) if (f.rule.protocol === 'udp') host.markListener(f.handle);
-    this.rx = new RxSignal(() => this.stack.pendingFrames > 0);
     this.stack.onOutput = () => this.rx.notify();
   }
 
@@ -85,8 +78,8 @@ export class SlirpBackend implements NetBackend {
     return backend;
   }
 
-  /** The stack's counters: flows, drops by reason. */
-  get counters(): SlirpCounters {
+  /** The stack's counters: flows, drops by reason (`stats` has the contract's frame counters). */
+  get stackCounters(): SlirpCounters {
     return this.stack.counters;
   }
 
@@ -95,75 +88,37 @@ export class SlirpBackend implements NetBackend {
     return this.stack.hostForwards.map((f) => f.rule);
   }
 
-  attach(listener: BackendListener): void {
-    this.rx.attach(listener);
-  }
+  // BackendBase hooks: the base class checks state and arguments and keeps the counters.
 
-  send(iov: Iov, iovcnt: number): number {
-    if (this.closed) return 0;
-    const count = Math.min(iovcnt, iov.length); // never trust iovcnt past the array
-    const len = iovLength(iov, count);
-    if (len > MAX_FRAME || len === 0) {
-      this.stats.txDrops++;
-      return 0;
-    }
-    const frame = count === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, count, this.scratch, 0));
-    this.stats.txFrames++;
-    this.stats.txBytes += len;
+  protected transmit(iov: Iov, iovcnt: number, length: number): boolean {
+    if (length > MAX_FRAME) return false;
+    const frame = iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
     this.host.schedule(this.stack.input(frame, this.host.now()));
-    return len;
+    return true;
   }
 
-  peekRecvLen(): number {
-    if (this.closed) return 0;
+  protected pendingLength(): number {
     return this.stack.peekFrame()?.length ?? 0;
   }
 
-  recv(iov: Iov, iovcnt: number): number {
-    if (this.closed) return 0;
+  protected receive(iov: Iov, iovcnt: number): number {
     const f = this.stack.peekFrame();
     if (!f) return 0;
-    const n = scatterIov(f, 0, f.length, iov, Math.min(iovcnt, iov.length));
+    const n = scatterIov(f, 0, f.length, iov, iovcnt);
     this.stack.takeFrame();
-    if (n < 0) {
-      this.stats.rxDrops++;
-      return -1;
-    }
-    this.stats.rxFrames++;
-    this.stats.rxBytes += n;
     return n;
   }
 
-  rxDiscard(): number {
-    if (this.closed) return 0;
-    const f = this.stack.takeFrame();
-    if (!f) return 0;
-    this.stats.rxDrops++;
-    return f.length;
+  protected discard(): number {
+    return this.stack.takeFrame()?.length ?? 0;
   }
 
-  rxEnable(): void {
-    this.rx.enable();
+  /** No offloads, and always header length 0: the device strips/prepends the header (bhyve semantics). */
+  protected applyCap(): number {
+    return 0;
   }
 
-  rxDisable(): void {
-    this.rx.disable();
-  }
-
-  getCap(): bigint {
-    return 0n;
-  }
-
-  setCap(features: bigint, vnetHdrLen: number): void {
-    if (features !== 0n) throw new NetbeError('ERR_UNSUPPORTED', `slirp carries no offloads (asked for 0x${features.toString(16)})`);
-    if (!isValidVnetHdrLen(vnetHdrLen)) throw new NetbeError('ERR_UNSUPPORTED', `vnet header length ${vnetHdrLen} is not 0, 10 or 12`);
-    // The backend itself always uses 0: the device strips/prepends the header (bhyve semantics).
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.rx.close();
+  protected override async release(): Promise<void> {
     this.stack.close();
     await this.host.close();
   }

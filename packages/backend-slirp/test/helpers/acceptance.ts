@@ -106,12 +106,12 @@ export function acceptanceSuite(name: string, makeGuest: (backend: SlirpBackend)
 
   testWhen(suite, prerequisite([isRoot(), 'raw ICMP sockets need root (CAP_NET_RAW)']), 'ping: the gateway (mapped to host loopback) answers through a real ICMP socket', async () => {
     assert.ok(backend.host.icmpAvailable, backend.host.icmpUnavailableReason);
-    const before = backend.counters.icmpEchoForwarded;
+    const before = backend.stackCounters.icmpEchoForwarded;
     const r = await guest.exchange(echoFrame(GUEST, GATEWAY, 0x88, 5, bytes('via the kernel')), (d) => d.icmp?.type === ICMP_ECHO_REPLY && d.icmp.echoIdent === 0x88, 'echo reply from 127.0.0.1');
     assert.is(r.ip!.src, GATEWAY);
     assert.is(r.icmp!.echoSeq, 5);
     assert.is(text(r.icmp!.data), 'via the kernel');
-    assert.is(backend.counters.icmpEchoForwarded, before + 1);
+    assert.is(backend.stackCounters.icmpEchoForwarded, before + 1);
   });
 
   suite('UDP: the guest exchanges datagrams with a host socket on loopback (through the gateway)', async () => {
@@ -159,7 +159,7 @@ export function acceptanceSuite(name: string, makeGuest: (backend: SlirpBackend)
   });
 
   suite('counters and per-flow debug log', () => {
-    const c = backend.counters;
+    const c = backend.stackCounters;
     assert.ok(c.dhcpAcks >= 1);
     assert.ok(c.dnsQueries >= 1 && c.dnsAnswers >= 1);
     assert.ok(c.udpFlowsOpened >= 2);
