@@ -1,8 +1,6 @@
 import {
-  isValidVnetHdrLen,
-  netFeatureNames,
+  BackendBase,
   NetbeError,
-  newBackendStats,
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_GUEST_TSO4,
@@ -11,17 +9,13 @@ import {
   VIRTIO_NET_F_HOST_TSO4,
   VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_HOST_UFO,
-  type BackendListener,
-  type BackendStats,
   type Iov,
-  type NetBackend,
 } from '@netbe/core';
 import { errnoOf, NETMAP_MAX_FRAGS, NetmapUnavailableError, netmapSystem, type NetmapPort, type NetmapSystem } from '@netbe/netmap-bindings';
 import { newNetmapCounters, type NetmapCounters } from './counters';
 import { parseNetmapName } from './port-name';
 import { PortMemory } from './port-memory';
 import { RxRing } from './rx-ring';
-import { scheduleSoon } from './schedule';
 import { TxRing } from './tx-ring';
 
 /**
@@ -70,36 +64,30 @@ function openError(name: string, e: unknown): NetbeError {
  * - Header length: the port carries the device's header (NETMAP_REQ_PORT_HDR_SET) when it can
  *   (VALE ports); getCap then reports {@link NETMAP_FEATURES}, else 0 and the device adapts.
  */
-export class NetmapBackend implements NetBackend {
-  readonly name: string;
+export class NetmapBackend extends BackendBase {
   /** Drop and distrust counters beyond {@link stats}. */
   readonly netmap: NetmapCounters = newNetmapCounters();
-  private readonly counters: BackendStats = newBackendStats();
   private readonly port: NetmapPort;
-  private readonly tx: TxRing[];
-  private readonly rx: RxRing[];
+  private readonly txRings: TxRing[];
+  private readonly rxRings: RxRing[];
   private rxCursor = 0;
   /** Length of the frame the last peek found on rx[rxCursor] (0: look again). The slots stay ours
    * until released, so recv can take it without a second walk; take() re-checks every slot. */
   private peeked = 0;
-  private hdrLen = 0;
   private portHdrLen = 0;
-  private caps: bigint | undefined;
-  private listener: BackendListener | undefined;
-  private enabled = false;
-  private closed = false;
-  private cancelFire: (() => void) | undefined;
+  /** What bhyve's probe found (see {@link caps}); undefined until first asked. */
+  private probedCaps: bigint | undefined;
   /** txsync=batch: frames are in the TX ring but not yet handed to the kernel. */
   private txPending = false;
   private txFlushQueued = false;
   private readonly txBatch: boolean;
 
   private constructor(name: string, port: NetmapPort, memory: PortMemory, options: NetmapBackendOptions) {
-    this.name = name;
+    super(name);
     this.txBatch = options.txsync === 'batch';
     this.port = port;
-    this.tx = memory.tx.map((v) => new TxRing(memory, v, this.netmap));
-    this.rx = memory.rx.map((v) => new RxRing(memory, v, this.netmap));
+    this.txRings = memory.tx.map((v) => new TxRing(memory, v, this.netmap));
+    this.rxRings = memory.rx.map((v) => new RxRing(memory, v, this.netmap));
   }
 
   /**
@@ -134,45 +122,21 @@ export class NetmapBackend implements NetBackend {
     }
   }
 
-  get stats(): Readonly<BackendStats> {
-    return this.counters;
-  }
-
-  get vnetHdrLen(): number {
-    return this.hdrLen;
-  }
-
-  attach(listener: BackendListener): void {
-    if (this.closed) return;
-    this.listener = listener;
-    if (this.enabled) this.schedule();
-  }
-
-  send(iov: Iov, iovcnt: number): number {
-    if (this.closed) return 0;
-    const count = Math.min(iovcnt, iov.length);
-    let len = 0;
-    for (let i = 0; i < count; i++) len += iov[i]!.length;
-    const ring = len > this.hdrLen ? this.txRingFor(len) : undefined;
-    if (ring === undefined || !ring.put(iov, count, len) || !this.publish()) {
-      this.counters.txDrops++;
-      return 0;
-    }
-    this.counters.txFrames++;
-    this.counters.txBytes += len;
-    return len;
+  protected transmit(iov: Iov, count: number, length: number): boolean {
+    const ring = this.txRingFor(length);
+    return ring !== undefined && ring.put(iov, count, length) && this.publish();
   }
 
   /** A TX ring with room for `len` bytes (one txsync to reclaim slots first if needed). */
   private txRingFor(len: number): TxRing | undefined {
-    const first = this.tx[0]!;
+    const first = this.txRings[0]!;
     const slots = first.slotsFor(len);
     if (slots > NETMAP_MAX_FRAGS) {
       this.netmap.txTooBig++;
       return undefined;
     }
     for (let attempt = 0; attempt < 2; attempt++) {
-      for (const ring of this.tx) if (ring.space() >= slots) return ring;
+      for (const ring of this.txRings) if (ring.space() >= slots) return ring;
       if (attempt === 0 && !this.sync(true)) return undefined;
     }
     this.netmap.txRingFull++;
@@ -204,7 +168,7 @@ export class NetmapBackend implements NetBackend {
         this.port.txSync();
       } else {
         this.port.rxSync();
-        for (const ring of this.rx) ring.unsynced = 0;
+        for (const ring of this.rxRings) ring.unsynced = 0;
       }
       if (!tx) this.peeked = 0;
       return true;
@@ -216,7 +180,7 @@ export class NetmapBackend implements NetBackend {
 
   /** Length of the next complete frame on any bound RX ring, 0 when none (no sync). */
   private peekRings(): number {
-    const rings = this.rx;
+    const rings = this.rxRings;
     for (let k = 0; k < rings.length; k++) {
       let r = this.rxCursor + k;
       if (r >= rings.length) r -= rings.length;
@@ -230,117 +194,78 @@ export class NetmapBackend implements NetBackend {
     return 0;
   }
 
-  peekRecvLen(): number {
-    if (this.closed) return 0;
+  /** The next complete frame; an empty ring is rxsync'ed once before answering 0. */
+  protected pendingLength(): number {
     if (this.peeked > 0) return this.peeked;
     const len = this.peekRings();
     if (len > 0 || !this.sync(false)) return len;
     return this.peekRings();
   }
 
-  recv(iov: Iov, iovcnt: number): number {
-    const len = this.peekRecvLen();
-    if (len === 0) return 0;
-    const ring = this.rx[this.rxCursor]!;
-    this.peeked = 0;
-    const n = ring.take(iov, Math.min(iovcnt, iov.length), len);
-    if (this.rx.length > 1) this.rxCursor = this.rxCursor + 1 === this.rx.length ? 0 : this.rxCursor + 1;
-    // Hand half a ring of released slots back without waiting for the next poll or empty peek.
-    if (ring.unsynced * 2 >= ring.view.numSlots) this.sync(false);
-    if (n < 0) {
-      this.counters.rxDrops++;
-      return -1;
-    }
-    this.counters.rxFrames++;
-    this.counters.rxBytes += n;
-    return n;
+  /** After an rxReady: frames left behind (the listener ran out of buffers) call again. No sync. */
+  protected override rxMore(): boolean {
+    return this.peekRings() > 0;
   }
 
-  rxDiscard(): number {
-    const len = this.peekRecvLen();
+  protected receive(iov: Iov, count: number): number {
+    const len = this.pendingLength();
+    if (len === 0) return 0;
+    const ring = this.rxRings[this.rxCursor]!;
+    this.peeked = 0;
+    const n = ring.take(iov, count, len);
+    if (this.rxRings.length > 1) this.rxCursor = this.rxCursor + 1 === this.rxRings.length ? 0 : this.rxCursor + 1;
+    // Hand half a ring of released slots back without waiting for the next poll or empty peek.
+    if (ring.unsynced * 2 >= ring.view.numSlots) this.sync(false);
+    return n < 0 ? -1 : n;
+  }
+
+  protected discard(): number {
+    const len = this.pendingLength();
     if (len === 0) return 0;
     this.peeked = 0;
-    this.rx[this.rxCursor]!.drop();
-    this.counters.rxDrops++;
+    this.rxRings[this.rxCursor]!.drop();
     return len;
   }
 
-  rxEnable(): void {
-    if (this.closed) return;
-    this.enabled = true;
+  protected override startRx(): void {
     this.port.watchReadable(this.onReadable);
-    this.schedule();
   }
 
-  rxDisable(): void {
-    this.enabled = false;
-    if (!this.closed) this.port.watchReadable(null);
+  protected override stopRx(): void {
+    this.port.watchReadable(null);
   }
 
-  private readonly onReadable = (): void => this.fire();
-
-  /** rxReady on a later turn (never from inside a verb), if frames are waiting then. */
-  private schedule(): void {
-    if (this.cancelFire === undefined && !this.closed) this.cancelFire = scheduleSoon(this.scheduled);
-  }
-
-  private readonly scheduled = (): void => {
-    this.cancelFire = undefined;
-    this.fire();
+  private readonly onReadable = (): void => {
+    if (this.rx.isEnabled && this.pendingLength() > 0) this.rx.readyNow();
   };
 
-  private fire(): void {
-    if (!this.enabled || this.closed || this.listener === undefined || this.peekRecvLen() === 0) return;
-    this.listener.rxReady();
-    // Level-triggered: frames left behind (the listener ran out of buffers) call again.
-    if (this.enabled && !this.closed && this.peekRings() > 0) this.schedule();
-  }
-
-  getCap(): bigint {
-    if (this.closed) return 0n;
-    if (this.caps === undefined) {
+  protected override caps(): bigint {
+    if (this.probedCaps === undefined) {
       // bhyve's probe: the port takes a 12-byte header iff it can carry the offloads.
       try {
         this.port.setHeaderLength(12);
         this.port.setHeaderLength(this.portHdrLen);
-        this.caps = NETMAP_FEATURES;
+        this.probedCaps = NETMAP_FEATURES;
       } catch {
-        this.caps = 0n;
+        this.probedCaps = 0n;
       }
     }
-    return this.caps;
+    return this.probedCaps;
   }
 
-  setCap(features: bigint, vnetHdrLen: number): void {
-    if (this.closed) return;
-    if (!isValidVnetHdrLen(vnetHdrLen)) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: virtio-net header length ${vnetHdrLen} (expected 0, 10 or 12)`);
-    }
-    const extra = features & ~this.getCap();
-    if (extra !== 0n) {
-      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: features outside getCap(): ${netFeatureNames(extra).join(', ') || `0x${extra.toString(16)}`}`);
-    }
-    if (vnetHdrLen === this.portHdrLen) {
-      this.hdrLen = vnetHdrLen;
-      return;
-    }
+  protected applyCap(features: bigint, vnetHdrLen: number): number {
+    if (vnetHdrLen === this.portHdrLen) return vnetHdrLen;
     try {
       this.port.setHeaderLength(vnetHdrLen);
-      this.portHdrLen = this.hdrLen = vnetHdrLen;
+      return (this.portHdrLen = vnetHdrLen);
     } catch (e) {
       // The port cannot carry a header (a NIC): without offloads the device adapts (length 0).
       if (features !== 0n) throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: the port refuses a ${vnetHdrLen}-byte header`, { cause: e });
-      this.hdrLen = this.portHdrLen;
+      return this.portHdrLen;
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.enabled = false;
-    this.listener = undefined;
-    this.cancelFire?.();
-    this.cancelFire = undefined;
+  protected override release(): void {
     if (this.txPending) this.sync(true); // frames already accepted still go out
     this.port.close();
   }

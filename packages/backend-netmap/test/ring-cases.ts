@@ -50,7 +50,7 @@ export function ringCases(test: Test, env: RingEnv): void {
   test('frames of 1 to 64 slots cross the switch intact; 65 slots is a counted drop', async () => {
     const { a, b, close } = openPair(env);
     try {
-      const bufSize = (a as unknown as { tx: Array<{ view: { bufSize: number } }> }).tx[0]!.view.bufSize;
+      const bufSize = (a as unknown as { txRings: Array<{ view: { bufSize: number } }> }).txRings[0]!.view.bufSize;
       const maxLen = 65535; // what a slot chain may carry through VALE
       for (const slots of [1, 2, 3, 5, 8, 17, 32, 63, 64]) {
         const len = Math.min(maxLen, slots * bufSize - (slots > 1 ? bufSize >> 1 : 0));
@@ -93,7 +93,7 @@ export function ringCases(test: Test, env: RingEnv): void {
   test('a full RX ring: what does not fit is dropped by the switch, then traffic flows again', async () => {
     const { a, b, close } = openPair(env);
     try {
-      const slots = (b as unknown as { rx: Array<{ view: { numSlots: number } }> }).rx[0]!.view.numSlots;
+      const slots = (b as unknown as { rxRings: Array<{ view: { numSlots: number } }> }).rxRings[0]!.view.numSlots;
       const burst = slots + 20;
       for (let i = 0; i < burst; i++) assert.is(a.send([pattern(60, i)], 1), 60);
       await settle();
@@ -119,7 +119,7 @@ export function ringCases(test: Test, env: RingEnv): void {
   test('rxDiscard drops one whole multi-slot frame; a too-small iov drops it with -1', async () => {
     const { a, b, close } = openPair(env);
     try {
-      const bufSize = (a as unknown as { tx: Array<{ view: { bufSize: number } }> }).tx[0]!.view.bufSize;
+      const bufSize = (a as unknown as { txRings: Array<{ view: { bufSize: number } }> }).txRings[0]!.view.bufSize;
       const big = Math.min(5000, 40 * bufSize - 5);
       const mid = Math.min(3000, 30 * bufSize - 7);
       assert.is(a.send([pattern(big, 1)], 1), big);
