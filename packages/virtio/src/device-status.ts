@@ -35,6 +35,13 @@ export interface DeviceStatusOptions {
   onNeedsReset?: (error: VirtioError | null) => void;
 }
 
+/** The status machine as plain JSON (features as hex strings: JSON has no bigint). */
+export interface DeviceStatusState {
+  status: number;
+  driverFeatures: string;
+  negotiated: string;
+}
+
 /**
  * The device status field and 64-bit feature negotiation (virtio 1.2 §2.1, §2.2, §3.1).
  *
@@ -170,6 +177,35 @@ export class DeviceStatus {
     if ((this.status & STATUS_NEEDS_RESET) !== 0) return;
     this.status |= STATUS_NEEDS_RESET;
     if ((this.status & STATUS_DRIVER_OK) !== 0) this.options.onNeedsReset?.(error);
+  }
+
+  /** The state as plain JSON (snapshot, migration). */
+  saveState(): DeviceStatusState {
+    return { status: this.status, driverFeatures: `0x${this.driverFeatures.toString(16)}`, negotiated: `0x${this.negotiated.toString(16)}` };
+  }
+
+  /**
+   * Restores a {@link saveState} result without calling any callback (the device restores its
+   * own state). Throws `ERR_STATE` when it is malformed or negotiates features this device does
+   * not offer.
+   */
+  restoreState(state: DeviceStatusState): void {
+    const s = state as unknown as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null) throw new VirtioError('ERR_STATE', 'device status state is not an object');
+    if (!Number.isInteger(s.status) || (s.status as number) < 0 || (s.status as number) > 0xff) throw new VirtioError('ERR_STATE', 'status is not a byte');
+    const parse = (v: unknown, name: string): bigint => {
+      if (typeof v !== 'string' || !/^0x[0-9a-f]{1,16}$/i.test(v)) throw new VirtioError('ERR_STATE', `${name} is not a 64-bit hex string`);
+      return BigInt(v);
+    };
+    const driverFeatures = parse(s.driverFeatures, 'driverFeatures');
+    const negotiated = parse(s.negotiated, 'negotiated');
+    if ((negotiated & ~this.deviceFeatures) !== 0n) throw new VirtioError('ERR_STATE', `negotiated features 0x${negotiated.toString(16)} were not offered by this device`);
+    this.status = s.status as number;
+    this.driverFeatures = driverFeatures;
+    this.lastError = null;
+    this.negotiated = negotiated;
+    this.negotiatedLo = Number(negotiated & U32);
+    this.negotiatedHi = Number((negotiated >> 32n) & U32);
   }
 
   /** Back to the state after construction (does not call onReset). */

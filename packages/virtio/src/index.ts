@@ -10,5 +10,5 @@ export { SplitQueue } from './split-queue';
 export type { MalformedChainPolicy, SplitQueueOptions, SplitQueueState, SplitQueueStats } from './split-queue';
 export { iovLength, iovTrimFront, iovCopyFrom, iovCopyTo } from './iov';
 export { DeviceStatus } from './device-status';
-export type { DeviceStatusOptions } from './device-status';
+export type { DeviceStatusOptions, DeviceStatusState } from './device-status';
 export { fullFence } from './fence';

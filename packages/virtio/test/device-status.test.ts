@@ -138,4 +138,29 @@ test('legacy: no FEATURES_OK; each features write takes effect masked by the off
   assert.ok(log.includes('driver-ok'));
 });
 
+test('state round-trips through JSON without callbacks; bad state is ERR_STATE', () => {
+  const { d } = device();
+  d.writeStatus(ACK | DRIVER);
+  d.writeDriverFeatures(V1 | EVENT_IDX | HIGH);
+  d.writeStatus(ACK | DRIVER | FEATURES_OK);
+  d.writeStatus(ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+  d.needsReset();
+  const json = JSON.stringify(d.saveState());
+  const { d: e, log } = device();
+  e.restoreState(JSON.parse(json));
+  assert.equal(log, []);
+  assert.is(e.status, d.status);
+  assert.is(e.negotiated, V1 | EVENT_IDX | HIGH);
+  assert.ok(e.has(63));
+  assert.equal(e.saveState(), d.saveState());
+  for (const bad of [null, { status: 300, driverFeatures: '0x0', negotiated: '0x0' }, { status: 1, driverFeatures: 5, negotiated: '0x0' }, { status: 1, driverFeatures: '0x0', negotiated: '0x10000000000' }]) {
+    try {
+      e.restoreState(bad as never);
+      assert.unreachable(JSON.stringify(bad));
+    } catch (err) {
+      assert.is((err as VirtioError).code, 'ERR_STATE');
+    }
+  }
+});
+
 test.run();
