@@ -1,4 +1,4 @@
-import type { BackendListener, BackendStats, Iov, NetBackend } from '@netbe/core';
+import { BackendWrapper, type Iov, type NetBackend } from '@netbe/core';
 import { DIRECTION_INBOUND, DIRECTION_OUTBOUND, type ByteSink } from '@netbe/pcap';
 import { systemClock, type Clock } from './clock';
 import { FrameRecorder } from './frame-recorder';
@@ -20,14 +20,12 @@ export interface CaptureOptions {
  * (sent: outbound, received: inbound). The virtio-net header, when the backend carries one, is
  * not written. Everything else is the wrapped backend's behaviour, unchanged.
  */
-export class CaptureBackend implements NetBackend {
+export class CaptureBackend extends BackendWrapper {
   private readonly recorder: FrameRecorder;
   private closed = false;
 
-  constructor(
-    readonly inner: NetBackend,
-    options: CaptureOptions,
-  ) {
+  constructor(inner: NetBackend, options: CaptureOptions) {
+    super(inner);
     this.recorder = new FrameRecorder(options.sink, {
       format: options.format ?? 'pcapng',
       nanosecond: options.nanosecond ?? true,
@@ -36,18 +34,6 @@ export class CaptureBackend implements NetBackend {
       application: 'netbe capture',
       clock: options.clock ?? systemClock,
     });
-  }
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  get vnetHdrLen(): number {
-    return this.inner.vnetHdrLen;
-  }
-
-  get stats(): Readonly<BackendStats> {
-    return this.inner.stats;
   }
 
   /** Frames the capture could not keep (disk behind or failed); the traffic itself is unaffected. */
@@ -60,46 +46,18 @@ export class CaptureBackend implements NetBackend {
     return this.recorder.writer.records;
   }
 
-  attach(listener: BackendListener): void {
-    this.inner.attach(listener);
-  }
-
-  send(iov: Iov, iovcnt: number): number {
+  override send(iov: Iov, iovcnt: number): number {
     const n = this.inner.send(iov, iovcnt);
     if (n > 0 && !this.closed) this.recorder.record(iov, Math.min(iovcnt, iov.length), this.inner.vnetHdrLen, DIRECTION_OUTBOUND, n);
     return n;
   }
 
-  peekRecvLen(): number {
-    return this.inner.peekRecvLen();
-  }
-
-  recv(iov: Iov, iovcnt: number): number {
+  override recv(iov: Iov, iovcnt: number): number {
     // Read the header length first: it describes the frame being received.
     const hdr = this.inner.vnetHdrLen;
     const n = this.inner.recv(iov, iovcnt);
     if (n > 0 && !this.closed) this.recorder.record(iov, Math.min(iovcnt, iov.length), hdr, DIRECTION_INBOUND, n);
     return n;
-  }
-
-  rxDiscard(): number {
-    return this.inner.rxDiscard();
-  }
-
-  rxEnable(): void {
-    this.inner.rxEnable();
-  }
-
-  rxDisable(): void {
-    this.inner.rxDisable();
-  }
-
-  getCap(): bigint {
-    return this.inner.getCap();
-  }
-
-  setCap(features: bigint, vnetHdrLen: number): void {
-    this.inner.setCap(features, vnetHdrLen);
   }
 
   /** Hands what was captured so far to the sink. */
@@ -108,7 +66,7 @@ export class CaptureBackend implements NetBackend {
   }
 
   /** Closes the wrapped backend, then flushes and closes the capture. Idempotent. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {

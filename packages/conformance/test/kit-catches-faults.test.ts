@@ -1,50 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetbeError, type BackendListener, type BackendStats, type Iov, type NetBackend } from '@netbe/core';
+import { BackendWrapper, NetbeError, type BackendListener, type Iov, type NetBackend } from '@netbe/core';
 import { createMemoryPair } from '@netbe/backend-memory';
 import { conformanceTests, peerHarness, type GroupName, type Harness, type Supports } from '../src/index';
 
 /** Delegates every verb to a correct backend; a subclass breaks one rule. */
-class Wrapper implements NetBackend {
-  constructor(protected readonly inner: NetBackend) {}
-  get name(): string {
+class Wrapper extends BackendWrapper {
+  override get name(): string {
     return `faulty ${this.inner.name}`;
-  }
-  get vnetHdrLen(): number {
-    return this.inner.vnetHdrLen;
-  }
-  get stats(): Readonly<BackendStats> {
-    return this.inner.stats;
-  }
-  attach(l: BackendListener): void {
-    this.inner.attach(l);
-  }
-  send(iov: Iov, n: number): number {
-    return this.inner.send(iov, n);
-  }
-  peekRecvLen(): number {
-    return this.inner.peekRecvLen();
-  }
-  recv(iov: Iov, n: number): number {
-    return this.inner.recv(iov, n);
-  }
-  rxDiscard(): number {
-    return this.inner.rxDiscard();
-  }
-  rxEnable(): void {
-    this.inner.rxEnable();
-  }
-  rxDisable(): void {
-    this.inner.rxDisable();
-  }
-  getCap(): bigint {
-    return this.inner.getCap();
-  }
-  setCap(f: bigint, len: number): void {
-    this.inner.setCap(f, len);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

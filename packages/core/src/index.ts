@@ -13,3 +13,4 @@ export { scheduleSoon } from './schedule';
 export { RxSignal } from './rx-signal';
 export { checkSetCap } from './check-set-cap';
 export { BackendBase } from './backend-base';
+export { BackendWrapper } from './backend-wrapper';

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
   BackendBase,
+  BackendWrapper,
   checkSetCap,
   gatherIov,
   iovLength,
@@ -201,6 +202,30 @@ test('BackendBase: rxReady is gated by rxEnable/rxDisable; after close every ver
   assert.is(l.calls, 1, 'no rxReady after close');
   assert.equal({ ...be.stats }, before);
   assert.ok(be.closed);
+});
+
+test('BackendWrapper forwards every verb; a subclass overrides only what it changes', async () => {
+  const inner = new ArrayLoopback(VIRTIO_NET_F_CSUM);
+  class SendCounter extends BackendWrapper {
+    sent = 0;
+    override send(iov: Iov, iovcnt: number): number {
+      this.sent++;
+      return super.send(iov, iovcnt);
+    }
+  }
+  const w = new SendCounter(inner);
+  assert.is(w.name, 'array');
+  assert.is(w.getCap(), VIRTIO_NET_F_CSUM);
+  w.setCap(VIRTIO_NET_F_CSUM, 10);
+  assert.is(w.vnetHdrLen, 10);
+  assert.is(w.send([new Uint8Array(50)], 1), 50);
+  assert.is(w.sent, 1);
+  assert.is(w.peekRecvLen(), 50);
+  assert.is(w.recv([new Uint8Array(64)], 1), 50);
+  assert.is(w.rxDiscard(), 0);
+  assert.is(w.stats, inner.stats);
+  await w.close();
+  assert.ok(inner.closed);
 });
 
 test.run();
