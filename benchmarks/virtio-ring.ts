@@ -12,11 +12,14 @@
  * - copy-64 / copy-1500 / copy-65536: the same, plus copying the frame out of the chain into a
  *   buffer (what a TX path does towards a backend); reference: memcpy of the same bytes.
  * - copy-65536-pages: a 64 KiB frame split over 16 descriptors of 4 KiB (a GSO frame).
+ * - copy-in-64 / copy-in-1500: the receive direction: pop a device-writable chain, copy a frame
+ *   into it, add it to the used ring with the length written; reference: memcpy of the same
+ *   bytes into the same guest buffers.
  *
  * The driver side is reduced to its minimum so the device is what is measured: every avail slot
  * always holds the same head, and "posting" a batch is one avail->idx store.
  */
-import { DescriptorChain, GuestMemory, SplitQueue, VIRTIO_F_EVENT_IDX, VIRTIO_F_VERSION_1, featureMask, iovCopyFrom } from '@netbe/virtio';
+import { DescriptorChain, GuestMemory, SplitQueue, VIRTIO_F_EVENT_IDX, VIRTIO_F_VERSION_1, featureMask, iovCopyFrom, iovCopyTo } from '@netbe/virtio';
 import { MockDriver } from '@netbe/virtio/testing';
 import type { Harness, Measurement } from './harness';
 
@@ -31,7 +34,7 @@ interface Ring {
   repost(): void;
 }
 
-function makeRing(frameBytes: number, segments: number, pool = 0): Ring {
+function makeRing(frameBytes: number, segments: number, pool = 0, writable = false): Ring {
   const segBytes = Math.ceil(frameBytes / segments);
   const memory = GuestMemory.allocate(Math.max(1, pool / QUEUE) * QUEUE * segments * segBytes + (1 << 20));
   const driver = new MockDriver({ memory, queueSize: QUEUE });
@@ -42,7 +45,7 @@ function makeRing(frameBytes: number, segments: number, pool = 0): Ring {
   const chains = segments === 1 ? QUEUE : Math.floor(perChain);
   const buffers: Uint8Array[] = [];
   for (let i = 0; i < chains; i++) {
-    const head = driver.post({ readable: [frame], segmentSize: segBytes });
+    const head = driver.post(writable ? { writable: [frameBytes], segmentSize: segBytes } : { readable: [frame], segmentSize: segBytes });
     if (head < 0) throw new Error('ring setup failed');
     for (let d = head, n = 0; n < segments; n++) {
       const desc = driver.readDescriptor(d);
@@ -169,5 +172,28 @@ export default async function virtioRing(h: Harness): Promise<void> {
     h.reportBoth(name, m, 'memcpy', ref);
     const hot = h.memcpy(bytes);
     h.note(`${name}: memcpy of one hot ${bytes}-byte buffer (h.memcpy) ${(hot.opsPerSec / 1e6).toFixed(3)} Mpps, ratio ${(m.opsPerSec / hot.opsPerSec).toFixed(3)}`);
+  }
+  for (const bytes of [64, 1500]) {
+    const ring = makeRing(bytes, 1, 0, true);
+    const { queue, chain, buffers } = ring;
+    const frame = new Uint8Array(bytes).fill(0xa5);
+    let written = 0;
+    const batch = (): void => {
+      while (queue.pop(chain)) {
+        const n = iovCopyTo(chain.iov, chain.writable, 0, frame);
+        written += n;
+        queue.addUsed(chain.head, n);
+      }
+      queue.publish();
+      queue.needsInterrupt();
+      ring.repost();
+    };
+    const refBatch = (): void => {
+      for (let i = 0; i < buffers.length; i++) buffers[i]!.set(frame, 0);
+    };
+    const { m, ref } = paired(h, batch, refBatch, QUEUE, bytes);
+    if (queue.error !== null) throw queue.error;
+    if (written === 0) throw new Error('nothing was written');
+    h.reportBoth(`copy-in-${bytes}`, m, 'memcpy', ref);
   }
 }
