@@ -261,6 +261,11 @@ export class VirtioNetDevice {
     return this.started;
   }
 
+  /** The last exception a backend verb threw (the device counts it as a drop and carries on). */
+  get lastBackendError(): unknown {
+    return this.receiver.lastBackendError ?? this.transmitter.lastBackendError;
+  }
+
   /** True while a reset, pause or queue stop waits for a processing pass to end. */
   get settling(): boolean {
     return this.idleActions.length !== 0;

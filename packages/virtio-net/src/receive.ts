@@ -41,6 +41,8 @@ export class NetReceiver {
   mergeable = true;
   /** Set by the device to stop a running pass after the current frame. */
   stopRequested = false;
+  /** The last exception a backend verb threw (counted as a `backend` drop), for diagnostics. */
+  lastBackendError: unknown = undefined;
 
   private readonly chains: DescriptorChain[] = [];
   private readonly iov: Uint8Array[] = new Array<Uint8Array>(MAX_FRAME_SEGMENTS).fill(EMPTY);
@@ -64,7 +66,13 @@ export class NetReceiver {
     while (frames < budget) {
       if (this.stopRequested) return 'stopped';
       if (!queue.usable) return 'unusable';
-      const plen = backend.peekRecvLen();
+      let plen: number;
+      try {
+        plen = backend.peekRecvLen();
+      } catch (error) {
+        this.lastBackendError = error;
+        return 'idle';
+      }
       if (plen <= 0) return 'idle';
       const need = plen + prepend;
       // Collect buffers for `need` bytes.
@@ -135,7 +143,11 @@ export class NetReceiver {
       }
       if (!fits) {
         // The frame cannot be delivered into what the guest offers: drop it, keep the buffers.
-        backend.rxDiscard();
+        try {
+          backend.rxDiscard();
+        } catch (error) {
+          this.lastBackendError = error;
+        }
         drops.tooBig++;
         this.giveBack(queue, nChains, returnable);
         frames++;
@@ -144,7 +156,13 @@ export class NetReceiver {
       // Header: zero what the backend will not write, then let it scatter the rest.
       const first = this.chains[0]!;
       if (prepend > 0) zeroPrefix(first.iov, 0, first.writable, prepend);
-      const got = backend.recv(iov, segs);
+      let got: number;
+      try {
+        got = backend.recv(iov, segs);
+      } catch (error) {
+        this.lastBackendError = error;
+        got = -1;
+      }
       if (got !== plen) {
         // The backend broke its peek promise (or lost the frame): nothing valid was written.
         drops.backend++;

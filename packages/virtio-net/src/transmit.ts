@@ -26,6 +26,8 @@ export class NetTransmitter {
   busy = false;
   /** Set by the device to stop a running drain after the current chain. */
   stopRequested = false;
+  /** The last exception a backend verb threw (counted as a `backend` drop), for diagnostics. */
+  lastBackendError: unknown = undefined;
 
   // A chain may be as long as the queue (virtio 1.2 §2.7.5.2); longer than 256 is counted as
   // tooManySegments rather than malformed.
@@ -79,11 +81,17 @@ export class NetTransmitter {
           drops.linkDown++;
         } else {
           let sent: number;
-          if (strip) {
-            this.trimmer.trim(chain.iov, chain.head, 0, chain.readable, hdr);
-            sent = backend.send(this.trimmer.out, this.trimmer.count);
-          } else {
-            sent = backend.send(chain.iov, chain.readable);
+          try {
+            if (strip) {
+              this.trimmer.trim(chain.iov, chain.head, 0, chain.readable, hdr);
+              sent = backend.send(this.trimmer.out, this.trimmer.count);
+            } else {
+              sent = backend.send(chain.iov, chain.readable);
+            }
+          } catch (error) {
+            // The contract says send never throws; if one does, the chain still goes back.
+            this.lastBackendError = error;
+            sent = 0;
           }
           if (sent > 0) {
             stats.frames++;

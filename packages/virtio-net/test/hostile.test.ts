@@ -170,4 +170,28 @@ test('a queue whose avail index jumps beyond its size breaks; the other queue ke
   assert.ok(equalBytes(s.drainPeer()[0]!, frame), 'TX still works');
 });
 
+test('a backend that throws from send or recv costs a counted drop, not the chain or the device', async () => {
+  const [a, b] = createMemoryPair({ vnetHdr: false, caps: 0n });
+  let failSend = true;
+  let failRecv = true;
+  const flaky = Object.create(a, {
+    send: { value: (iov: readonly Uint8Array[], n: number) => (failSend ? ((failSend = false), (() => { throw new Error('send broke'); })()) : a.send(iov, n)) },
+    recv: { value: (iov: readonly Uint8Array[], n: number) => (failRecv ? ((failRecv = false), (() => { throw new Error('recv broke'); })()) : a.recv(iov, n)) },
+  });
+  const g = new TestGuest({ backend: flaky });
+  b.setCap(0n, 0);
+  g.send(makeFrame(100, 1));
+  g.send(makeFrame(100, 2));
+  assert.is(g.device.stats.tx.drops.backend, 1);
+  assert.is(g.device.stats.tx.frames, 1);
+  assert.is(g.completeTx(), 2, 'both chains came back');
+  assert.match(String(g.device.lastBackendError), /send broke/);
+  g.postRx(4, 2048);
+  b.send([makeFrame(100, 3)], 1);
+  b.send([makeFrame(100, 4)], 1);
+  await waitFor(() => g.device.stats.rx.drops.backend === 1 && g.device.stats.rx.frames >= 1);
+  assert.match(String(g.device.lastBackendError), /recv broke/);
+  assert.ok(g.guardsIntact());
+});
+
 test.run();
