@@ -116,6 +116,33 @@ export function decodeVringFd(msg: VhostUserMessage): VringFdPayload {
   return { index: lo & VRING_IDX_MASK, noFd };
 }
 
+/** One region description at `at` (four u64s), checked: non-zero size, no range past 2^53. */
+function decodeRegion(msg: VhostUserMessage, v: DataView, at: number, i: number): MemoryRegionDesc {
+  const r: MemoryRegionDesc = {
+    guestPhysAddr: u64(msg, v, at, `region ${i} guest address`),
+    size: u64(msg, v, at + 8, `region ${i} size`),
+    userAddr: u64(msg, v, at + 16, `region ${i} user address`),
+    mmapOffset: u64(msg, v, at + 24, `region ${i} mmap offset`),
+  };
+  if (r.size === 0) fail(msg, `region ${i} has size 0`);
+  for (const [start, name] of [[r.guestPhysAddr, 'guest'], [r.userAddr, 'user'], [r.mmapOffset, 'mmap offset']] as const) {
+    if (!Number.isSafeInteger(start + r.size)) fail(msg, `region ${i} ${name} range 0x${start.toString(16)}+0x${r.size.toString(16)} ends beyond 2^53`);
+  }
+  return r;
+}
+
+/** Throws unless no two regions overlap, neither in guest-physical nor in front-end user space. */
+export function checkNoOverlap(msg: VhostUserMessage, regions: readonly MemoryRegionDesc[]): void {
+  for (let i = 0; i < regions.length; i++) {
+    for (let j = i + 1; j < regions.length; j++) {
+      const a = regions[i]!;
+      const b = regions[j]!;
+      if (a.guestPhysAddr < b.guestPhysAddr + b.size && b.guestPhysAddr < a.guestPhysAddr + a.size) fail(msg, `regions ${i} and ${j} overlap in guest-physical space`);
+      if (a.userAddr < b.userAddr + b.size && b.userAddr < a.userAddr + a.size) fail(msg, `regions ${i} and ${j} overlap in the front-end's address space`);
+    }
+  }
+}
+
 /**
  * SET_MEM_TABLE: {u32 nregions, u32 padding, region[nregions]} with one fd per region. Checks
  * counts, sizes (non-zero), that no range wraps 2^53, and that no two regions overlap, neither in
@@ -129,29 +156,18 @@ export function decodeMemTable(msg: VhostUserMessage): MemoryRegionDesc[] {
   expectSize(msg, 8 + 32 * n);
   expectFds(msg, n);
   const regions: MemoryRegionDesc[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = 8 + 32 * i;
-    const r: MemoryRegionDesc = {
-      guestPhysAddr: u64(msg, v, at, `region ${i} guest address`),
-      size: u64(msg, v, at + 8, `region ${i} size`),
-      userAddr: u64(msg, v, at + 16, `region ${i} user address`),
-      mmapOffset: u64(msg, v, at + 24, `region ${i} mmap offset`),
-    };
-    if (r.size === 0) fail(msg, `region ${i} has size 0`);
-    for (const [start, name] of [[r.guestPhysAddr, 'guest'], [r.userAddr, 'user'], [r.mmapOffset, 'mmap offset']] as const) {
-      if (!Number.isSafeInteger(start + r.size)) fail(msg, `region ${i} ${name} range 0x${start.toString(16)}+0x${r.size.toString(16)} ends beyond 2^53`);
-    }
-    regions.push(r);
-  }
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const a = regions[i]!;
-      const b = regions[j]!;
-      if (a.guestPhysAddr < b.guestPhysAddr + b.size && b.guestPhysAddr < a.guestPhysAddr + a.size) fail(msg, `regions ${i} and ${j} overlap in guest-physical space`);
-      if (a.userAddr < b.userAddr + b.size && b.userAddr < a.userAddr + a.size) fail(msg, `regions ${i} and ${j} overlap in the front-end's address space`);
-    }
-  }
+  for (let i = 0; i < n; i++) regions.push(decodeRegion(msg, v, 8 + 32 * i, i));
+  checkNoOverlap(msg, regions);
   return regions;
+}
+
+/**
+ * ADD_MEM_REG / REM_MEM_REG: {u64 padding, region} ("A single memory region description").
+ * ADD carries the region's fd; REM may carry one, which is closed.
+ */
+export function decodeMemRegion(msg: VhostUserMessage): MemoryRegionDesc {
+  expectSize(msg, 40);
+  return decodeRegion(msg, view(msg), 8, 0);
 }
 
 /** GET_CONFIG / SET_CONFIG payload; `size` must match the bytes that follow the 12-byte head. */
@@ -216,6 +232,12 @@ export function encodeMemTable(regions: readonly MemoryRegionDesc[]): Uint8Array
     v.setBigUint64(at + 16, BigInt(r.userAddr), true);
     v.setBigUint64(at + 24, BigInt(r.mmapOffset), true);
   });
+  return out;
+}
+
+export function encodeMemRegion(r: MemoryRegionDesc): Uint8Array {
+  const out = new Uint8Array(40);
+  out.set(encodeMemTable([r]).subarray(8), 8);
   return out;
 }
 

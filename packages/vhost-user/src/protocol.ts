@@ -62,6 +62,8 @@ export const FLAG_NEED_REPLY = 0x8;
 export const MAX_PAYLOAD = 4096;
 /** SET_MEM_TABLE carries at most this many regions (VHOST_MEMORY_BASELINE_NREGIONS). */
 export const MAX_MEM_REGIONS = 8;
+/** Regions a front-end may add one by one (GET_MAX_MEM_SLOTS, CONFIGURE_MEM_SLOTS). */
+export const MAX_MEM_SLOTS = 32;
 /** At most this many fds on one message: one per region. */
 export const MAX_FDS = MAX_MEM_REGIONS;
 /** Largest config space a GET/SET_CONFIG may address (VHOST_USER_MAX_CONFIG_SIZE). */
@@ -102,7 +104,8 @@ export const SUPPORTED_PROTOCOL_FEATURES =
   protocolMask(ProtocolFeature.REPLY_ACK) |
   protocolMask(ProtocolFeature.NET_MTU) |
   protocolMask(ProtocolFeature.CONFIG) |
-  protocolMask(ProtocolFeature.RESET_DEVICE);
+  protocolMask(ProtocolFeature.RESET_DEVICE) |
+  protocolMask(ProtocolFeature.CONFIGURE_MEM_SLOTS);
 
 /** SET_VRING_KICK/CALL/ERR payload: ring index in bits 0-7, bit 8 = no fd (polling). */
 export const VRING_IDX_MASK = 0xff;

@@ -10,7 +10,9 @@ import type { VhostUserDevice } from './device';
 import { VhostUserError } from './errors';
 import { MemoryTable } from './memory-table';
 import {
+  checkNoOverlap,
   decodeConfig,
+  decodeMemRegion,
   decodeMemTable,
   decodeU64,
   decodeVringAddr,
@@ -30,6 +32,7 @@ import {
   FLAG_NEED_REPLY,
   FLAG_REPLY,
   FLAG_VERSION,
+  MAX_MEM_SLOTS,
   ProtocolFeature,
   protocolMask,
   Req,
@@ -197,6 +200,10 @@ export class VhostUserSession {
         const extra = f & ~SUPPORTED_PROTOCOL_FEATURES;
         if (extra !== 0n) throw new VhostUserError('ERR_PROTOCOL', `SET_PROTOCOL_FEATURES: 0x${f.toString(16)} has bits that were not offered: 0x${extra.toString(16)}`);
         this.protocolFeatures = f;
+        const names = Object.entries(ProtocolFeature)
+          .filter(([, bit]) => (f & protocolMask(bit)) !== 0n)
+          .map(([name]) => name);
+        this.log(`protocol features: ${names.join(', ') || 'none'}`);
         return null;
       }
       case Req.SET_OWNER:
@@ -218,6 +225,16 @@ export class VhostUserSession {
         return encodeU64(this.vrings.length);
       case Req.SET_MEM_TABLE:
         this.setMemTable(msg);
+        return null;
+      case Req.GET_MAX_MEM_SLOTS:
+        expectSize(msg, 0);
+        noFds();
+        return encodeU64(MAX_MEM_SLOTS);
+      case Req.ADD_MEM_REG:
+        this.addMemRegion(msg, kept);
+        return null;
+      case Req.REM_MEM_REG:
+        this.removeMemRegion(msg);
         return null;
       case Req.SET_VRING_NUM: {
         noFds();
@@ -322,19 +339,62 @@ export class VhostUserSession {
     // MemoryTable.map closes the fds, mapped or not; handle() must not close them again.
     const fds = msg.fds;
     msg.fds = [];
-    const table = MemoryTable.map(this.platform, regions, fds);
+    this.installMemory(msg, MemoryTable.map(this.platform, regions, fds));
+  }
+
+  /** ADD_MEM_REG (CONFIGURE_MEM_SLOTS): one more region, checked against the ones in force. */
+  private addMemRegion(msg: VhostUserMessage, kept: Set<number>): void {
+    this.requireProtocol(msg, ProtocolFeature.CONFIGURE_MEM_SLOTS, 'CONFIGURE_MEM_SLOTS');
+    const region = decodeMemRegion(msg);
+    expectFds(msg, 1);
+    const current = this.memoryTable ?? MemoryTable.empty();
+    if (current.regions.length >= MAX_MEM_SLOTS) throw new VhostUserError('ERR_PROTOCOL', `ADD_MEM_REG (37): all ${MAX_MEM_SLOTS} memory slots are in use`);
+    checkNoOverlap(msg, [...current.regions, region]);
+    const fd = msg.fds[0]!;
+    kept.add(fd);
+    let mapped;
+    try {
+      mapped = MemoryTable.mapRegion(this.platform, region, fd, 'ADD_MEM_REG (37): the region');
+    } finally {
+      this.closeQuietly(fd);
+    }
+    this.installMemory(msg, current.withRegion(mapped));
+  }
+
+  /** REM_MEM_REG: the region with the same guest address, size and user address goes away. */
+  private removeMemRegion(msg: VhostUserMessage): void {
+    this.requireProtocol(msg, ProtocolFeature.CONFIGURE_MEM_SLOTS, 'CONFIGURE_MEM_SLOTS');
+    const region = decodeMemRegion(msg);
+    if (msg.fds.length > 1) expectFds(msg, 1); // an fd may come along (and is closed); more may not
+    const current = this.memoryTable;
+    const index = current ? current.indexOf(region) : -1;
+    if (!current || index < 0) {
+      throw new VhostUserError('ERR_PROTOCOL', `REM_MEM_REG (38): no region at guest address 0x${region.guestPhysAddr.toString(16)}, size 0x${region.size.toString(16)}, user address 0x${region.userAddr.toString(16)}`);
+    }
+    this.installMemory(msg, current.withoutRegion(index));
+  }
+
+  /**
+   * Puts `table` in force: the device gets its memory, started rings are re-translated and
+   * rebound (a ring whose memory went away is an error), then the previous table's mappings
+   * that `table` does not share are released.
+   */
+  private installMemory(msg: VhostUserMessage, table: MemoryTable): void {
     const old = this.memoryTable;
     this.memoryTable = table;
     try {
       this.device.setMemory(table.memory);
-      // Rebind started rings to the new mappings before the old ones go away.
       this.vrings.forEach((v, i) => {
         if (v.started) this.startRing(msg, i, v);
       });
     } finally {
-      old?.release();
+      old?.release(table);
     }
-    this.log(`memory table: ${regions.map((r) => `gpa 0x${r.guestPhysAddr.toString(16)}+0x${r.size.toString(16)}`).join(', ')}`);
+    this.log(`memory: ${table.regions.map((r) => `gpa 0x${r.guestPhysAddr.toString(16)}+0x${r.size.toString(16)}`).join(', ') || 'no regions'}`);
+  }
+
+  private requireProtocol(msg: VhostUserMessage, bit: number, name: string): void {
+    if (!this.hasProtocol(bit)) throw new VhostUserError('ERR_PROTOCOL', `${requestName(msg.request)}: the ${name} protocol feature was not negotiated`);
   }
 
   private setVringFd(msg: VhostUserMessage, kept: Set<number>): void {

@@ -16,6 +16,7 @@ import {
   FLAG_VERSION,
   HEADER_SIZE,
   Req,
+  encodeMemRegion,
   encodeMemTable,
   encodeMessage,
   encodeU64,
@@ -132,6 +133,27 @@ test('memory tables: overlap, beyond the file, zero and too many regions', async
     fe.send(Req.SET_MEM_TABLE, encodeMemTable([fe.regions[0]!]), { fds: [ev] });
     sys.close(ev);
   });
+});
+
+test('memory slots: not negotiated, overlapping, no fd, unknown removal, removing a running ring\'s memory, all slots used', async () => {
+  const slots = async (fe: VhostUserFrontend): Promise<void> => {
+    fe.send(Req.SET_PROTOCOL_FEATURES, encodeU64(1n << 15n));
+  };
+  await expectRejected('ADD_MEM_REG without CONFIGURE_MEM_SLOTS', /CONFIGURE_MEM_SLOTS protocol feature was not negotiated/, (fe) => fe.addMemRegion(fe.regions[0]!));
+  await expectRejected('ADD_MEM_REG overlapping a region in force', /overlap in guest-physical space/, (fe) => {
+    fe.addMemRegion(fe.regions[0]!);
+    fe.addMemRegion({ ...fe.regions[1]!, guestPhysAddr: fe.regions[0]!.guestPhysAddr + 8192 });
+  }, slots);
+  await expectRejected('ADD_MEM_REG without its fd', /carried 0 file descriptors, expected 1/, (fe) => fe.send(Req.ADD_MEM_REG, encodeMemRegion(fe.regions[0]!)), slots);
+  await expectRejected('REM_MEM_REG of a region never added', /REM_MEM_REG \(38\): no region at guest address/, (fe) => fe.removeMemRegion(fe.regions[1]!), slots);
+  await expectRejected('REM_MEM_REG of the memory a running ring lives in', /ring 1 descriptor table .* outside every memory region/, async (fe) => {
+    await fe.setUp();
+    fe.removeMemRegion(fe.regions[1]!);
+  });
+  await expectRejected('more regions than slots', /all 32 memory slots are in use/, (fe) => {
+    const r = fe.regions[0]!;
+    for (let i = 0; i < 33; i++) fe.addMemRegion({ guestPhysAddr: i * 8192, size: 4096, userAddr: r.userAddr + i * 8192, mmapOffset: 0 });
+  }, slots);
 });
 
 test('rings outside memory, bad sizes, bad indices, bad order', async () => {

@@ -15,6 +15,7 @@ import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   decodeConfig,
   encodeConfig,
+  encodeMemRegion,
   encodeU64,
   encodeVringFd,
   encodeVringState,
@@ -221,6 +222,47 @@ test('a memory table with several regions from several fds, ring in the second r
     const got = collect(rig.wire);
     fe.drivers[1]!.postAndKick({ readable: [withHeader(frame(90, 5))] });
     await waitFor(() => got.length === 1, 5000, 'a frame with the reordered table');
+  } finally {
+    fe.close();
+  }
+});
+
+test('CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS, ADD_MEM_REG one by one, REM_MEM_REG releases just that mapping', async () => {
+  const got = collect(rig.wire);
+  const fe = frontend(rig);
+  const extra = sys.memfdCreate('netbe-test-extra');
+  try {
+    await fe.setUp(); // like QEMU: regions added one by one since the feature was negotiated
+    assert.ok(fe.protocolFeatures & protocolMask(ProtocolFeature.CONFIGURE_MEM_SLOTS));
+    assert.is(await fe.getU64(Req.GET_MAX_MEM_SLOTS), 32n);
+    assert.is(platform.maps, 2);
+    fe.drivers[1]!.postAndKick({ readable: [withHeader(frame(80, 1))] });
+    await waitFor(() => got.length === 1, 5000, 'a frame with added regions');
+    // A third region (hotplugged memory) from another fd, then removed again.
+    sys.ftruncate(extra, 1 << 20);
+    const third: MemoryRegionDesc = { guestPhysAddr: 0x3_0000_0000, size: 1 << 20, userAddr: 0x7f40_0000_0000, mmapOffset: 0 };
+    assert.is(await fe.requestAck(Req.ADD_MEM_REG, encodeMemRegion(third), [extra]), 0n);
+    assert.is(platform.maps, 3);
+    assert.is(rig.net.memory!.regions.length, 3);
+    assert.is(await fe.requestAck(Req.REM_MEM_REG, encodeMemRegion(third)), 0n);
+    assert.is(platform.unmaps, 1, 'only the removed region was unmapped');
+    assert.is(rig.net.memory!.regions.length, 2);
+    fe.drivers[1]!.postAndKick({ readable: [withHeader(frame(80, 2))] });
+    await waitFor(() => got.length === 2, 5000, 'a frame after the removal');
+  } finally {
+    sys.close(extra);
+    fe.close();
+  }
+});
+
+test('setUp with SET_MEM_TABLE instead of slots, as a front-end without CONFIGURE_MEM_SLOTS', async () => {
+  const got = collect(rig.wire);
+  const fe = frontend(rig);
+  try {
+    await fe.setUp({ protocolFeatures: ~protocolMask(ProtocolFeature.CONFIGURE_MEM_SLOTS) });
+    fe.drivers[1]!.postAndKick({ readable: [withHeader(frame(80, 3))] });
+    await waitFor(() => got.length === 1, 5000, 'a frame');
+    assert.is(platform.maps, 2);
   } finally {
     fe.close();
   }

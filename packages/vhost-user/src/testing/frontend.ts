@@ -12,6 +12,7 @@ import { GuestMemory } from '@netbe/virtio';
 import { MockDriver } from '@netbe/virtio/testing';
 import { MessageReader } from '../message-reader';
 import {
+  encodeMemRegion,
   encodeMemTable,
   encodeMessage,
   encodeU64,
@@ -21,7 +22,7 @@ import {
   type MemoryRegionDesc,
   type VhostUserMessage,
 } from '../messages';
-import { FLAG_NEED_REPLY, FLAG_VERSION, HEADER_SIZE, MAX_PAYLOAD, Req, VHOST_USER_F_PROTOCOL_FEATURES } from '../protocol';
+import { FLAG_NEED_REPLY, FLAG_VERSION, HEADER_SIZE, MAX_PAYLOAD, ProtocolFeature, Req, VHOST_USER_F_PROTOCOL_FEATURES, protocolMask } from '../protocol';
 
 export interface VhostUserFrontendOptions {
   socketPath: string;
@@ -42,6 +43,11 @@ export interface SetUpOptions {
   enable?: boolean;
   /** Avail index to start each ring from (SET_VRING_BASE); default 0. */
   base?: number;
+  /**
+   * How memory is announced: 'auto' (default) does what QEMU does, ADD_MEM_REG per region when
+   * CONFIGURE_MEM_SLOTS was negotiated, else SET_MEM_TABLE; 'table' always SET_MEM_TABLE.
+   */
+  memory?: 'auto' | 'table';
 }
 
 const USER_BASE = 0x7f3a_0000_0000;
@@ -193,7 +199,13 @@ export class VhostUserFrontend {
     this.send(Req.SET_FEATURES, encodeU64(this.features));
     const ringFeatures = this.features & ~PROTOCOL_BIT;
     for (const d of this.drivers) d.setFeatures(ringFeatures);
-    this.sendMemTable();
+    if ((o.memory ?? 'auto') === 'auto' && (this.protocolFeatures & protocolMask(ProtocolFeature.CONFIGURE_MEM_SLOTS)) !== 0n) {
+      const slots = await this.getU64(Req.GET_MAX_MEM_SLOTS);
+      if (slots < BigInt(this.regions.length)) throw new Error(`the back-end has ${slots} memory slots, ${this.regions.length} needed`);
+      for (const r of this.regions) this.addMemRegion(r);
+    } else {
+      this.sendMemTable();
+    }
     for (let i = 0; i < this.drivers.length; i++) this.setUpRing(i, o.base ?? 0);
     if (o.enable ?? true) for (let i = 0; i < this.drivers.length; i++) this.send(Req.SET_VRING_ENABLE, encodeVringState({ index: i, num: 1 }));
     // A round trip makes sure the back-end has handled everything above.
@@ -203,6 +215,16 @@ export class VhostUserFrontend {
   /** SET_MEM_TABLE with every region backed by the memfd. */
   sendMemTable(regions: readonly MemoryRegionDesc[] = this.regions): void {
     this.send(Req.SET_MEM_TABLE, encodeMemTable(regions), { fds: regions.map(() => this.memfd) });
+  }
+
+  /** ADD_MEM_REG (CONFIGURE_MEM_SLOTS) for one region backed by the memfd. */
+  addMemRegion(r: MemoryRegionDesc): void {
+    this.send(Req.ADD_MEM_REG, encodeMemRegion(r), { fds: [this.memfd] });
+  }
+
+  /** REM_MEM_REG for one region. */
+  removeMemRegion(r: MemoryRegionDesc): void {
+    this.send(Req.REM_MEM_REG, encodeMemRegion(r));
   }
 
   /** Ring `i`: NUM, BASE, ADDR, then a fresh kick and call eventfd. */
