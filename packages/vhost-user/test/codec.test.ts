@@ -7,10 +7,12 @@ import {
   Req,
   VhostUserError,
   decodeConfig,
+  decodeMemRegion,
   decodeMemTable,
   decodeVringAddr,
   decodeVringFd,
   decodeVringState,
+  encodeMemRegion,
   encodeMemTable,
   encodeMessage,
   encodeU64,
@@ -60,6 +62,16 @@ test('memory table: counts, sizes, overlaps', () => {
   throwsProtocol(() => decodeMemTable(msg(Req.SET_MEM_TABLE, table, [])), /expected 1/);
   throwsProtocol(() => decodeMemTable(msg(Req.SET_MEM_TABLE, encodeMemTable([r, { ...r, guestPhysAddr: 0x8000, userAddr: 0x7f0000100000 }]), [5, 6])), /overlap in guest-physical/);
   throwsProtocol(() => decodeMemTable(msg(Req.SET_MEM_TABLE, [1, 0, 0])), /too short/);
+});
+
+test('single region (ADD/REM_MEM_REG): u64 padding then the region', () => {
+  const r = { guestPhysAddr: 0x1000, size: 0x2000, userAddr: 0x7f0000000000, mmapOffset: 0x3000 };
+  const bytes = encodeMemRegion(r);
+  assert.is(bytes.length, 40);
+  assert.equal(Array.from(bytes.subarray(0, 10)), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]);
+  assert.equal(decodeMemRegion(msg(Req.ADD_MEM_REG, bytes, [5])), r);
+  throwsProtocol(() => decodeMemRegion(msg(Req.ADD_MEM_REG, bytes.subarray(0, 32))), /expected 40/);
+  throwsProtocol(() => decodeMemRegion(msg(Req.ADD_MEM_REG, encodeMemRegion({ ...r, size: 0 }))), /size 0/);
 });
 
 test('config payload: size must match the bytes', () => {
