@@ -8,14 +8,19 @@ export interface EchoMapping {
   virtualDst: Ipv4Address;
   realDst: Ipv4Address;
   deadline: number;
+  /** Sequence numbers sent and not yet answered (bounded): a reply must match one. */
+  outstanding: Set<number>;
 }
+
+const MAX_OUTSTANDING = 64;
 
 const ECHO_TIMEOUT_MS = 10_000;
 
 /**
  * Echo identifiers for forwarded pings. A raw ICMP socket sees every echo reply reaching the
  * host, so each guest (address, identifier, destination) gets its own host identifier and
- * replies are matched on (identifier, source). Bounded; entries expire after 10 s of silence.
+ * replies are matched on (identifier, source, an outstanding sequence number). Bounded; entries
+ * expire after 10 s of silence.
  */
 export class IcmpRelay {
   private readonly byHostId = new Map<number, EchoMapping>();
@@ -45,7 +50,7 @@ export class IcmpRelay {
       let hostId = this.nextId;
       while (this.byHostId.has(hostId)) hostId = (hostId + 1) & 0xffff;
       this.nextId = (hostId + 1) & 0xffff;
-      m = { hostId, guestIp, guestId, virtualDst, realDst, deadline: 0 };
+      m = { hostId, guestIp, guestId, virtualDst, realDst, deadline: 0, outstanding: new Set() };
       this.byHostId.set(hostId, m);
     } else {
       this.byGuest.delete(key); // keep insertion order = deadline order
@@ -55,8 +60,25 @@ export class IcmpRelay {
     return m;
   }
 
+  /** Records an echo request sent with `seq`. */
+  sent(m: EchoMapping, seq: number): void {
+    if (m.outstanding.size >= MAX_OUTSTANDING) m.outstanding.delete(m.outstanding.values().next().value!);
+    m.outstanding.add(seq);
+  }
+
   lookup(hostId: number): EchoMapping | undefined {
     return this.byHostId.get(hostId);
+  }
+
+  /**
+   * The mapping a reply belongs to: same host id, from the address we pinged, with a sequence
+   * number we sent (another process's raw socket sees our replies and we see theirs: matching
+   * the id alone could hand their reply to our guest). Consumes the sequence number.
+   */
+  matchReply(hostId: number, src: Ipv4Address, seq: number): EchoMapping | undefined {
+    const m = this.byHostId.get(hostId);
+    if (!m || m.realDst !== src || !m.outstanding.delete(seq)) return undefined;
+    return m;
   }
 
   expire(now: number): void {

@@ -358,6 +358,7 @@ export class SlirpStack implements HostEvents {
     const msg = icmp.bytes.slice();
     put16(msg, 4, m.hostId);
     put16(msg, 2, checksumUpdate16(get16(msg, 2), icmp.echoIdent, m.hostId)); // RFC 1624
+    this.icmp.sent(m, icmp.echoSeq);
     this.counters.icmpEchoForwarded++;
     this.host.icmpSend(real, msg);
     this.arm(this.icmp.nextDeadline());
@@ -486,8 +487,8 @@ export class SlirpStack implements HostEvents {
       return this.earliest;
     }
     if (icmp.type === ICMP_ECHO_REPLY) {
-      const m = this.icmp.lookup(icmp.echoIdent);
-      if (!m || m.realDst !== srcAddr) return this.earliest; // someone else's ping: not ours to count
+      const m = this.icmp.matchReply(icmp.echoIdent, srcAddr, icmp.echoSeq);
+      if (!m) return this.earliest; // someone else's ping (or a duplicate): not ours to count
       const data = icmp.data;
       this.link.sendIpv4(m.virtualDst, m.guestIp, IP_PROTO_ICMP, 8 + data.length, (buf, off) => {
         emitIcmpv4({ type: ICMP_ECHO_REPLY, code: 0, rest: ((m.guestId << 16) | icmp.echoSeq) >>> 0, data }, buf, off);

@@ -121,6 +121,10 @@ test('ICMP: echo to an outside address goes through the host with a fresh id, an
   // The kernel's reply (type 0, same id/seq/data).
   const reply = sent!.data.slice();
   reply[0] = 0;
+  const stranger = reply.slice();
+  stranger[7] ^= 1; // same id, a sequence number we never sent: another process's ping
+  stack.hostIcmpReceived(ip('127.0.0.1'), stranger, 1);
+  assert.is(out().length, 0);
   stack.hostIcmpReceived(ip('127.0.0.1'), reply, 1);
   const [r] = out();
   assert.is(r!.icmp!.type, ICMP_ECHO_REPLY);
@@ -128,6 +132,8 @@ test('ICMP: echo to an outside address goes through the host with a fresh id, an
   assert.is(r!.icmp!.echoSeq, 3);
   assert.is(r!.ip!.src, GATEWAY);
   assert.ok(hostId >= 0);
+  stack.hostIcmpReceived(ip('127.0.0.1'), reply, 2); // a duplicate is not delivered twice
+  assert.is(out().length, 0);
 });
 
 test('ICMP: without a host ICMP socket, the reason is logged once and the gateway still answers', () => {
