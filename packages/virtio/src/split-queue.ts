@@ -27,6 +27,9 @@ import { ViewCache } from './view-cache';
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const TWO_32 = 4294967296;
+const NO_CELL = new Uint16Array(1);
+/** Atomics use the host's byte order; the rings are little-endian (virtio 1.2 §2.7). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 // Module-local copies for the hot path: imported bindings can compile to getter calls.
 const USED_ELEM = USED_ELEM_SIZE;
 const DESC_BYTES = DESC_SIZE;
@@ -149,6 +152,16 @@ export class SplitQueue implements DescriptorTableSource {
   private usedView: DataView = EMPTY_VIEW;
   private usedOffset = 0;
   private mask = 0;
+  /**
+   * avail->idx and used->idx as one-element Uint16Arrays, so they can be read with acquire and
+   * written with release semantics (Atomics); only when 2-aligned in their buffer on a
+   * little-endian host, else `atomicIdx` is false and DataView accesses are used.
+   */
+  private availIdxCell: Uint16Array = NO_CELL;
+  private usedIdxCell: Uint16Array = NO_CELL;
+  private atomicIdx = false;
+  /** avail->idx as last read (see nextAvailable). */
+  private availShadow = 0;
   private readonly walker = new DescriptorWalker();
   /** Views of guest buffers, keyed by address and length; valid for `memory`. */
   private readonly views: ViewCache;
@@ -179,6 +192,7 @@ export class SplitQueue implements DescriptorTableSource {
   activate(memory: GuestMemory): boolean {
     this.ready = false;
     this.ringSize = 0;
+    this.atomicIdx = false;
     this.memory = memory;
     this.dropViewCache();
     const size = this.size;
@@ -194,12 +208,18 @@ export class SplitQueue implements DescriptorTableSource {
     if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `avail ring 0x${this.availAddr.toString(16)}+${availRingBytes(size)} is outside guest memory`);
     this.availView = memory.regionView(r);
     this.availOffset = memory.offset;
+    const availRegion = r;
     r = memory.locate(this.usedAddr, usedRingBytes(size));
     if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `used ring 0x${this.usedAddr.toString(16)}+${usedRingBytes(size)} is outside guest memory`);
     this.usedView = memory.regionView(r);
     this.usedOffset = memory.offset;
+    const usedRegion = r;
+    this.usedIdxCell = idxCell(memory, usedRegion, this.usedOffset + 2);
+    this.availIdxCell = idxCell(memory, availRegion, this.availOffset + 2);
+    this.atomicIdx = this.usedIdxCell !== NO_CELL && this.availIdxCell !== NO_CELL;
     this.mask = size - 1;
     this.ringSize = size;
+    this.availShadow = this.lastAvailIdx; // the first pop reads avail->idx
     this.ready = true;
     this.writeNotificationState();
     return true;
@@ -219,6 +239,8 @@ export class SplitQueue implements DescriptorTableSource {
     this.dropViewCache();
     this.descView = this.availView = this.usedView = EMPTY_VIEW;
     this.descOffset = this.availOffset = this.usedOffset = 0;
+    this.availIdxCell = this.usedIdxCell = NO_CELL;
+    this.atomicIdx = false;
     this.stats.chains = this.stats.droppedChains = 0;
   }
 
@@ -229,7 +251,7 @@ export class SplitQueue implements DescriptorTableSource {
 
   /** avail->idx as the guest wrote it (0 when not usable). */
   availIdx(): number {
-    return this.usable ? this.availView.getUint16(this.availOffset + 2, true) : 0;
+    return this.usable ? this.readAvailIdx() : 0;
   }
 
   /**
@@ -238,9 +260,25 @@ export class SplitQueue implements DescriptorTableSource {
    * (§2.7.13), and the driver never decrements idx (§2.7.6.1).
    */
   available(): number {
-    if (!this.usable) return 0;
-    const n = (this.availView.getUint16(this.availOffset + 2, true) - this.lastAvailIdx) & 0xffff;
+    return this.usable ? this.refreshAvail() : 0;
+  }
+
+  /**
+   * Chains to pop: from the avail->idx read last time while some remain, else from a fresh
+   * read (vhost's avail_idx shadow): the index is read with acquire semantics once per batch,
+   * not once per chain. A rewind by the driver is noticed at the next read.
+   */
+  private nextAvailable(): number {
+    const n = (this.availShadow - this.lastAvailIdx) & 0xffff;
+    return n !== 0 && n <= this.ringSize ? n : this.refreshAvail();
+  }
+
+  /** Reads avail->idx; breaks the queue when it is more than a queue ahead (§2.7.6.1, §2.7.13). */
+  private refreshAvail(): number {
+    const idx = this.readAvailIdx();
+    const n = (idx - this.lastAvailIdx) & 0xffff;
     if (n > this.ringSize) return this.availJumped(n);
+    this.availShadow = idx;
     return n;
   }
 
@@ -262,9 +300,8 @@ export class SplitQueue implements DescriptorTableSource {
     if (this.ready && this.error === null) {
       const availView = this.availView;
       const last = this.lastAvailIdx;
-      const n = (availView.getUint16(this.availOffset + 2, true) - last) & 0xffff;
-      if (n === 0) return false;
-      if (n <= this.ringSize) {
+      if (this.nextAvailable() === 0) return false;
+      {
         const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
         if (head < this.ringSize) {
           const descView = this.descView;
@@ -310,8 +347,7 @@ export class SplitQueue implements DescriptorTableSource {
   /** The general pop: walks the chain with the {@link DescriptorWalker}. */
   private popWalking(chain: DescriptorChain): boolean {
     for (;;) {
-      const n = this.available();
-      if (n === 0) return false;
+      if (!this.usable || this.nextAvailable() === 0) return false;
       const head = this.availView.getUint16(this.availOffset + 4 + 2 * (this.lastAvailIdx & this.mask), true);
       this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
       // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past this one.
@@ -363,10 +399,13 @@ export class SplitQueue implements DescriptorTableSource {
   /** Makes every added used element visible: one used->idx store (bhyve vq_relchain_publish). */
   publish(): void {
     if (!this.ready || this.publishedUsedIdx === this.usedIdx) return;
-    // virtio 1.2 §2.7.8.2: the elements (id, len) before used->idx. x86 keeps stores in order;
-    // the fence (one per batch) also keeps V8 from sinking element stores past the index.
-    fullFence();
-    this.usedView.setUint16(this.usedOffset + 2, this.usedIdx, true);
+    // virtio 1.2 §2.7.8.2: the elements (id, len) before used->idx: a release store.
+    if (this.atomicIdx) {
+      Atomics.store(this.usedIdxCell, 0, this.usedIdx);
+    } else {
+      fullFence();
+      this.usedView.setUint16(this.usedOffset + 2, this.usedIdx, true);
+    }
     this.publishedUsedIdx = this.usedIdx;
   }
 
@@ -538,6 +577,14 @@ export class SplitQueue implements DescriptorTableSource {
     this.onError?.(error, this);
   }
 
+  /**
+   * avail->idx with acquire semantics (virtio 1.2 §2.7.13.3.1: the driver's ring and descriptor
+   * writes are visible once the index is): later reads of the ring cannot move before it.
+   */
+  private readAvailIdx(): number {
+    return this.atomicIdx ? Atomics.load(this.availIdxCell, 0) : this.availView.getUint16(this.availOffset + 2, true);
+  }
+
   private dropViewCache(): void {
     this.views.clear();
   }
@@ -555,6 +602,12 @@ export class SplitQueue implements DescriptorTableSource {
       this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : NO_NOTIFY, true);
     }
   }
+}
+
+/** A one-element Uint16Array on a ring index, or NO_CELL when Atomics cannot be used there. */
+function idxCell(memory: GuestMemory, region: number, offset: number): Uint16Array {
+  const at = memory.regionSlice(region, offset, 2);
+  return HOST_LITTLE_ENDIAN && at.byteOffset % 2 === 0 ? new Uint16Array(at.buffer, at.byteOffset, 1) : NO_CELL;
 }
 
 function usedHeadOutside(head: number, size: number): RangeError {

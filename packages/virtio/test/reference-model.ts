@@ -130,11 +130,13 @@ export class ModelQueue {
     this.notificationsEnabled = true;
     if (this.broken !== null) return false;
     this.writeNotificationState();
-    const n = (this.availIdx() - this.lastAvail) & 0xffff;
+    const idx = this.availIdx();
+    const n = (idx - this.lastAvail) & 0xffff;
     if (n > this.c.size) {
       this.broken = 'ERR_AVAIL_IDX';
       return false;
     }
+    this.shadow = idx;
     return n !== 0;
   }
 
@@ -142,15 +144,23 @@ export class ModelQueue {
     return this.memory.readU16(this.c.availAddr + 2);
   }
 
+  /** avail->idx as the device last read it: re-read only when the chains it announced are used up. */
+  shadow = 0;
+
   pop(): ModelPop {
     for (;;) {
       if (this.broken !== null) return { kind: 'empty' };
-      const n = (this.availIdx() - this.lastAvail) & 0xffff;
-      if (n === 0) return { kind: 'empty' };
-      if (n > this.c.size) {
-        this.broken = 'ERR_AVAIL_IDX';
-        return { kind: 'error', code: 'ERR_AVAIL_IDX' };
+      let n = (this.shadow - this.lastAvail) & 0xffff;
+      if (n === 0 || n > this.c.size) {
+        const idx = this.availIdx();
+        n = (idx - this.lastAvail) & 0xffff;
+        if (n > this.c.size) {
+          this.broken = 'ERR_AVAIL_IDX';
+          return { kind: 'error', code: 'ERR_AVAIL_IDX' };
+        }
+        this.shadow = idx;
       }
+      if (n === 0) return { kind: 'empty' };
       const head = this.memory.readU16(this.c.availAddr + 4 + 2 * (this.lastAvail % this.c.size));
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
       if (this.c.eventIdx && this.notificationsEnabled) this.setAvailEvent(this.lastAvail);
