@@ -21,6 +21,5 @@ export const memoryBackendFactory: BackendFactory = {
 
 /** Registers the `memory` prefix (once; a second call, or a second copy of this module, is a no-op). */
 export function registerMemoryBackend(registry: BackendRegistry = defaultRegistry): void {
-  if (registry.list().some((f) => f.prefix === memoryBackendFactory.prefix)) return;
-  registry.register(memoryBackendFactory);
+  registry.registerOnce(memoryBackendFactory);
 }

@@ -26,7 +26,6 @@ export const valeBackendFactory: BackendFactory = {
 
 /** Registers both prefixes (a second call, or a second copy of this module, is a no-op). */
 export function registerNetmapBackends(registry: BackendRegistry = defaultRegistry): void {
-  for (const factory of [netmapBackendFactory, valeBackendFactory]) {
-    if (!registry.list().some((f) => f.prefix === factory.prefix)) registry.register(factory);
-  }
+  registry.registerOnce(netmapBackendFactory);
+  registry.registerOnce(valeBackendFactory);
 }

@@ -70,6 +70,5 @@ export const pcapBackendFactory: BackendFactory = {
 
 /** Registers the `pcap` prefix (once; a second call is a no-op). */
 export function registerPcapBackend(registry: BackendRegistry = defaultRegistry): void {
-  if (registry.list().some((f) => f.prefix === pcapBackendFactory.prefix)) return;
-  registry.register(pcapBackendFactory);
+  registry.registerOnce(pcapBackendFactory);
 }

@@ -22,6 +22,5 @@ export const tapBackendFactory: BackendFactory = {
 
 /** Registers the `tap` prefix (a second call is a no-op). */
 export function registerTapBackend(registry: BackendRegistry = defaultRegistry): void {
-  if (registry.list().some((f) => f.prefix === tapBackendFactory.prefix)) return;
-  registry.register(tapBackendFactory);
+  registry.registerOnce(tapBackendFactory);
 }

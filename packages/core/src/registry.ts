@@ -49,6 +49,16 @@ export class BackendRegistry {
     this.factories.set(factory.prefix, factory);
   }
 
+  /**
+   * Registers `factory` unless its prefix is already taken; what a backend package does on
+   * import, so that importing it twice (or two copies of it) is harmless. True when it was added.
+   */
+  registerOnce(factory: BackendFactory): boolean {
+    if (this.factories.has(factory.prefix)) return false;
+    this.register(factory);
+    return true;
+  }
+
   unregister(prefix: string): boolean {
     return this.factories.delete(prefix);
   }

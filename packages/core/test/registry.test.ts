@@ -172,4 +172,12 @@ test('registerBackend / createBackend use the process-wide registry', async () =
   }
 });
 
+test('registerOnce adds a prefix once; a second call is a no-op; a bad prefix still throws', () => {
+  const r = new BackendRegistry();
+  assert.is(r.registerOnce(factory('once')), true);
+  assert.is(r.registerOnce(factory('once')), false);
+  assert.equal(r.list().map((f) => f.prefix), ['once']);
+  assert.throws(() => r.registerOnce(factory('9bad')), /not a valid backend prefix/);
+});
+
 test.run();
