@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DescriptorChain, GuestMemory, STATUS_NEEDS_RESET, SplitQueue, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '@netbe/virtio';
+import { HOSTILE_CHAINS, type HostileChain } from '@netbe/virtio/testing';
 import { F_EVENT_IDX, F_VERSION_1, bytes, rig, type Rig } from './harness';
 
 const NEXT = VIRTQ_DESC_F_NEXT;
@@ -269,6 +270,28 @@ test('rewriting the size after activation does not move the data path past the c
   s.needsInterrupt();
   s.enableNotifications();
   assert.is(s.error, null);
+});
+
+test('every ready-made hostile chain of MockDriver.postHostile gives its documented error', () => {
+  for (const [kind, code] of Object.entries(HOSTILE_CHAINS) as Array<[HostileChain, string]>) {
+    const r = rig();
+    r.driver.post({ readable: [bytes(1)] }); // a good chain first: the queue works until the bad one
+    assert.ok(r.queue.pop(r.chain), kind);
+    r.driver.postHostile(kind);
+    expectBroken(r, code);
+  }
+  for (const kind of Object.keys(HOSTILE_CHAINS) as HostileChain[]) {
+    const r = rig({ policy: 'drop' });
+    r.driver.postHostile(kind);
+    r.driver.post({ readable: [bytes(7)] });
+    assert.ok(r.queue.pop(r.chain), `${kind}: the good chain after it still pops`);
+    assert.is(r.chain.iov[0]![0], 7);
+    assert.is(r.queue.stats.droppedChains, 1, kind);
+    assert.ok(r.driver.guardsIntact());
+  }
+  const j = rig();
+  j.driver.jumpAvailIdx();
+  expectBroken(j, 'ERR_AVAIL_IDX');
 });
 
 test.run();

@@ -78,6 +78,30 @@ interface PostedChain {
 const TWO_32 = 4294967296;
 
 /**
+ * Ready-made malformed chains ({@link MockDriver.postHostile}), each with the error code a device
+ * built on SplitQueue reports for it.
+ */
+export const HOSTILE_CHAINS = {
+  'head-out-of-range': 'ERR_DESC_INDEX',
+  'next-out-of-range': 'ERR_DESC_INDEX',
+  'loop': 'ERR_DESC_LOOP',
+  'self-loop': 'ERR_DESC_LOOP',
+  'buffer-outside-memory': 'ERR_DESC_ADDRESS',
+  'buffer-crossing-region-end': 'ERR_DESC_ADDRESS',
+  'buffer-wrapping': 'ERR_DESC_ADDRESS',
+  'readable-after-writable': 'ERR_DESC_ORDER',
+  'indirect-nested': 'ERR_INDIRECT_NESTED',
+  'indirect-with-next': 'ERR_INDIRECT_WITH_NEXT',
+  'indirect-length-not-multiple-of-16': 'ERR_INDIRECT_LENGTH',
+  'indirect-zero-length': 'ERR_INDIRECT_LENGTH',
+  'indirect-outside-memory': 'ERR_INDIRECT_ADDRESS',
+  'indirect-loop': 'ERR_DESC_LOOP',
+  'indirect-next-out-of-table': 'ERR_DESC_INDEX',
+} as const;
+
+export type HostileChain = keyof typeof HOSTILE_CHAINS;
+
+/**
  * The driver side of a split virtqueue (virtio 1.2 §2.7), in process: it lays the rings out in
  * guest memory, negotiates features with a {@link DeviceStatus}, posts chains (direct, indirect,
  * split over many small buffers, readable and writable parts), publishes the avail index, kicks
@@ -365,6 +389,125 @@ export class MockDriver {
   }
 
   // ---- raw access (hostile layouts) --------------------------------------------------------
+
+  /**
+   * Posts one malformed chain of the given kind (see {@link HOSTILE_CHAINS}) and publishes it.
+   * It uses free descriptors and buffers of this driver; they are not reclaimed (the device is
+   * expected to break the queue or drop the chain). Returns the head written to the avail ring.
+   */
+  postHostile(kind: HostileChain): number {
+    const take = (): number => {
+      const d = this.freeDescriptors.pop();
+      if (d === undefined) throw new RangeError('no free descriptor for a hostile chain');
+      return d;
+    };
+    const buffer = (len = 64): number => {
+      const gpa = this.allocBuffer(len);
+      if (gpa < 0) throw new RangeError('no memory for a hostile chain');
+      return gpa;
+    };
+    const outside = this.outsideAddress();
+    const last = this.memory.regions[this.memory.regions.length - 1]!;
+    const lastEnd = last.guestPhysAddr + last.bytes.byteLength;
+    const NEXT = VIRTQ_DESC_F_NEXT;
+    const WRITE = VIRTQ_DESC_F_WRITE;
+    const INDIRECT = VIRTQ_DESC_F_INDIRECT;
+    const indirectTo = (entries: RawDescriptor[], len = entries.length * DESC_SIZE, flags = INDIRECT): number => {
+      const table = this.writeIndirectTable(entries);
+      if (table < 0) throw new RangeError('no memory for a hostile indirect table');
+      const head = take();
+      this.writeDescriptor(head, { addr: table, len, flags, next: 0 });
+      return head;
+    };
+    let head: number;
+    switch (kind) {
+      case 'head-out-of-range':
+        head = this.size;
+        break;
+      case 'next-out-of-range':
+        head = take();
+        this.writeDescriptor(head, { addr: buffer(), len: 64, flags: NEXT, next: this.size + 1 });
+        break;
+      case 'loop': {
+        head = take();
+        const second = take();
+        const a = buffer();
+        this.writeDescriptor(head, { addr: a, len: 64, flags: NEXT, next: second });
+        this.writeDescriptor(second, { addr: a, len: 64, flags: NEXT, next: head });
+        break;
+      }
+      case 'self-loop':
+        head = take();
+        this.writeDescriptor(head, { addr: buffer(), len: 64, flags: NEXT, next: head });
+        break;
+      case 'buffer-outside-memory':
+        head = take();
+        this.writeDescriptor(head, { addr: outside, len: 64, flags: 0, next: 0 });
+        break;
+      case 'buffer-crossing-region-end':
+        head = take();
+        this.writeDescriptor(head, { addr: lastEnd - 8, len: 64, flags: 0, next: 0 });
+        break;
+      case 'buffer-wrapping':
+        head = take();
+        this.writeDescriptor(head, { addr: 0, len: 64, flags: 0, next: 0 });
+        this.memory.writeU64Big(this.descAddr + DESC_SIZE * head, 0xffffffffffffffc0n);
+        break;
+      case 'readable-after-writable': {
+        head = take();
+        const second = take();
+        this.writeDescriptor(head, { addr: buffer(), len: 64, flags: WRITE | NEXT, next: second });
+        this.writeDescriptor(second, { addr: buffer(), len: 64, flags: 0, next: 0 });
+        break;
+      }
+      case 'indirect-nested': {
+        const inner = this.writeIndirectTable([{ addr: buffer(), len: 64, flags: 0, next: 0 }]);
+        head = indirectTo([{ addr: inner, len: DESC_SIZE, flags: INDIRECT, next: 0 }]);
+        break;
+      }
+      case 'indirect-with-next': {
+        const tail = take();
+        this.writeDescriptor(tail, { addr: buffer(), len: 64, flags: 0, next: 0 });
+        head = indirectTo([{ addr: buffer(), len: 64, flags: 0, next: 0 }], DESC_SIZE, INDIRECT | NEXT);
+        this.writeDescriptor(head, { ...this.readDescriptor(head), next: tail });
+        break;
+      }
+      case 'indirect-length-not-multiple-of-16':
+        head = indirectTo([{ addr: buffer(), len: 64, flags: 0, next: 0 }, { addr: buffer(), len: 64, flags: 0, next: 0 }], 24);
+        break;
+      case 'indirect-zero-length':
+        head = indirectTo([{ addr: buffer(), len: 64, flags: 0, next: 0 }], 0);
+        break;
+      case 'indirect-outside-memory':
+        head = take();
+        this.writeDescriptor(head, { addr: outside, len: 4 * DESC_SIZE, flags: INDIRECT, next: 0 });
+        break;
+      case 'indirect-loop': {
+        const a = buffer();
+        head = indirectTo([
+          { addr: a, len: 64, flags: NEXT, next: 1 },
+          { addr: a, len: 64, flags: NEXT, next: 0 },
+        ]);
+        break;
+      }
+      case 'indirect-next-out-of-table':
+        head = indirectTo([{ addr: buffer(), len: 64, flags: NEXT, next: 5 }]);
+        break;
+    }
+    this.pushHead(head);
+    return head;
+  }
+
+  /** A guest-physical address in no region (just past the highest one). */
+  outsideAddress(): number {
+    const last = this.memory.regions[this.memory.regions.length - 1]!;
+    return Math.ceil((last.guestPhysAddr + last.bytes.byteLength + 4096) / 4096) * 4096;
+  }
+
+  /** Moves avail->idx more than a queue ahead of what the device has seen (§2.7.6.1). */
+  jumpAvailIdx(): void {
+    this.setAvailIdx(this.availIdx + this.size + 1);
+  }
 
   /** Writes descriptor `index` of the queue's table. */
   writeDescriptor(index: number, d: RawDescriptor): void {
