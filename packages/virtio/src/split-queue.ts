@@ -290,8 +290,8 @@ export class SplitQueue implements DescriptorTableSource {
   /**
    * Pops the next available chain into `chain` (bhyve vq_getchain). Returns false when none is
    * available, the queue is not usable, or it just broke. The avail entry is consumed even when
-   * the chain is malformed (as bhyve and QEMU do). Allocates nothing except views for buffers
-   * the chain did not hold the last time.
+   * the chain is malformed (as bhyve and QEMU do). Allocates nothing except a view for a buffer
+   * that is not in the queue's view cache.
    */
   pop(chain: DescriptorChain): boolean {
     // Fast path: a chain of one direct descriptor (no NEXT, no INDIRECT), whose buffer is checked
@@ -301,34 +301,32 @@ export class SplitQueue implements DescriptorTableSource {
       const availView = this.availView;
       const last = this.lastAvailIdx;
       if (this.nextAvailable() === 0) return false;
-      {
-        const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
-        if (head < this.ringSize) {
-          const descView = this.descView;
-          const off = this.descOffset + DESC_BYTES * head;
-          const flags = descView.getUint16(off + 12, true);
-          const addr = descView.getUint32(off + 4, true) * TWO_32 + descView.getUint32(off, true);
-          const len = descView.getUint32(off + 8, true);
-          const view = (flags & (F_NEXT | F_INDIRECT)) === 0 ? this.singleBufferView(addr, len) : null;
-          if (view !== null) {
-            this.lastAvailIdx = (last + 1) & 0xffff;
-            if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
-            chain.head = head;
-            chain.iov[0] = view;
-            chain.addrs[0] = addr;
-            chain.lens[0] = len;
-            if ((flags & F_WRITE) === 0) {
-              chain.readable = 1;
-              chain.readableBytes = len;
-              chain.writable = chain.writableBytes = 0;
-            } else {
-              chain.writable = 1;
-              chain.writableBytes = len;
-              chain.readable = chain.readableBytes = 0;
-            }
-            this.stats.chains++;
-            return true;
+      const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
+      if (head < this.ringSize) {
+        const descView = this.descView;
+        const off = this.descOffset + DESC_BYTES * head;
+        const flags = descView.getUint16(off + 12, true);
+        const addr = descView.getUint32(off + 4, true) * TWO_32 + descView.getUint32(off, true);
+        const len = descView.getUint32(off + 8, true);
+        const view = (flags & (F_NEXT | F_INDIRECT)) === 0 ? this.singleBufferView(addr, len) : null;
+        if (view !== null) {
+          this.lastAvailIdx = (last + 1) & 0xffff;
+          if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
+          chain.head = head;
+          chain.iov[0] = view;
+          chain.addrs[0] = addr;
+          chain.lens[0] = len;
+          if ((flags & F_WRITE) === 0) {
+            chain.readable = 1;
+            chain.readableBytes = len;
+            chain.writable = chain.writableBytes = 0;
+          } else {
+            chain.writable = 1;
+            chain.writableBytes = len;
+            chain.readable = chain.readableBytes = 0;
           }
+          this.stats.chains++;
+          return true;
         }
       }
     }
