@@ -25,11 +25,12 @@ import {
   encodeVringState,
 } from '../src/index';
 
+// A fresh server per test: one failure cannot leave a connection behind for the next test.
 let rig: Rig;
-test.before(async () => {
+test.before.each(async () => {
   rig = await makeRig();
 });
-test.after(async () => {
+test.after.each(async () => {
   await rig.close();
 });
 
