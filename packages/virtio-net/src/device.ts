@@ -1,5 +1,5 @@
-import { NET_OFFLOAD_FEATURES, NetbeError, defaultMac, parseMac, type NetBackend } from '@netbe/core';
-import { GuestMemory, SplitQueue, VirtioError, type SplitQueueState } from '@netbe/virtio';
+import { NET_OFFLOAD_FEATURES, NetbeError, VIRTIO_NET_F_MRG_RXBUF, defaultMac, parseMac, type NetBackend } from '@netbe/core';
+import { type GuestMemory, SplitQueue, VirtioError, type SplitQueueState } from '@netbe/virtio';
 import { NetConfigSpace } from './config-space';
 import { DEFAULT_QUEUE_SIZE, NET_QUEUE_COUNT, RX_QUEUE, TX_QUEUE } from './constants';
 import { F_VERSION_1, featureProblem, guestHeaderLength, offeredFeatures } from './features';
@@ -7,7 +7,6 @@ import { NetReceiver } from './receive';
 import { type NetDeviceSnapshot, parseSnapshot } from './snapshot';
 import { newQueueStats, type NetDeviceStats } from './stats';
 import { NetTransmitter } from './transmit';
-import { VIRTIO_NET_F_MRG_RXBUF } from '@netbe/core';
 
 export interface VirtioNetDeviceOptions {
   /** The backend frames go to and come from. The device attaches itself as its listener. */

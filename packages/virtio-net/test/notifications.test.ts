@@ -12,7 +12,7 @@ function setup(without = 0n) {
 }
 
 test('a kick drains every chain: one publish, one interrupt for 100 frames (EVENT_IDX)', () => {
-  const { g, peer } = setup();
+  const { g } = setup();
   for (let i = 0; i < 100; i++) g.send(makeFrame(64, i), { kick: false });
   assert.ok(g.txDriver.kick());
   assert.is(g.device.stats.tx.frames, 100);
