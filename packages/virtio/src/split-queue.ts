@@ -378,7 +378,11 @@ export class SplitQueue implements DescriptorTableSource {
     const outstanding = (this.lastAvailIdx - this.usedIdx) & 0xffff;
     if (!Number.isInteger(n) || n < 0 || n > outstanding) throw new RangeError(`cannot return ${n} chains: ${outstanding} are outstanding`);
     this.lastAvailIdx = (this.lastAvailIdx - n) & 0xffff;
-    if (this.eventIdx && this.notificationsEnabled && this.usable) this.writeAvailEvent();
+    // virtio 1.2 §2.7.10: avail_event must not move back behind what the driver has already
+    // published, or the driver's next buffers never kick (a device that gave chains back is
+    // waiting for more of them). Ask for a kick past the avail->idx the device has seen, as vhost
+    // does.
+    if (this.eventIdx && this.notificationsEnabled && this.usable) this.writeAvailEvent(this.availShadow);
   }
 
   /**
@@ -587,8 +591,8 @@ export class SplitQueue implements DescriptorTableSource {
     this.views.clear();
   }
 
-  private writeAvailEvent(): void {
-    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.ringSize, this.lastAvailIdx, true);
+  private writeAvailEvent(index = this.lastAvailIdx): void {
+    this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.ringSize, index, true);
   }
 
   /** used->flags and avail_event as the current suppression state says (§2.7.10). */

@@ -223,6 +223,6 @@ export class ModelQueue {
 
   retChains(n: number): void {
     this.lastAvail = (this.lastAvail - n) & 0xffff;
-    if (this.c.eventIdx && this.notificationsEnabled && this.broken === null) this.setAvailEvent(this.lastAvail);
+    if (this.c.eventIdx && this.notificationsEnabled && this.broken === null) this.setAvailEvent(this.shadow);
   }
 }

@@ -90,11 +90,29 @@ test('retChains gives back the most recent chains; they pop again in order', () 
   while (queue.pop(chain)) popped.push(chain.head);
   assert.equal(popped, heads);
   queue.retChains(2);
+  assert.is(driver.availEvent(), 3, 'avail_event stays at the avail index the device has seen');
   assert.is(queue.available(), 2);
   assert.ok(queue.pop(chain));
   assert.is(chain.head, heads[1]);
   assert.throws(() => queue.retChains(3), RangeError);
-  assert.is(driver.availEvent(), queue.lastAvailIdx, 'avail_event follows the returned chains');
+});
+
+test('with EVENT_IDX, chains given back after an empty pop still let the next post kick', () => {
+  // A receive path that needs more buffers than are posted: pop all, find none left (arm the
+  // kick), give them back, wait. The driver's next buffer must kick, or receive stalls forever.
+  const { driver, queue, chain } = rig();
+  let kicks = 0;
+  driver.onKick = () => kicks++;
+  driver.postAndKick({ writable: [8] });
+  driver.postAndKick({ writable: [8] });
+  const before = kicks;
+  while (queue.pop(chain));
+  assert.not.ok(queue.enableNotifications());
+  queue.retChains(2);
+  assert.is(driver.availEvent(), 2);
+  driver.postAndKick({ writable: [8] });
+  assert.is(kicks, before + 1, 'the third buffer kicks');
+  assert.is(queue.available(), 3);
 });
 
 test('interrupt suppression without EVENT_IDX: avail->flags NO_INTERRUPT', () => {
