@@ -39,6 +39,7 @@ const RTO_MAX = 60_000;
 const MAX_RETRANSMITS = 12;
 const TIME_WAIT_MS = 10_000; // smoltcp's choice; 2·MSL would hold state for 4 minutes
 const CONNECT_TIMEOUT_MS = 75_000;
+const DELAYED_ACK_MS = 10;
 
 /**
  * One NATed TCP connection, guest side: an RFC 9293 state machine whose other end is a host
@@ -75,6 +76,9 @@ export class TcpConnection {
   private rttStart = 0;
   private retransmits = 0;
   deadline = Infinity;
+  /** Delayed ACK (RFC 1122 §4.2.3.2): in-order segments not yet acknowledged, and when to. */
+  private ackPending = 0;
+  ackDeadline = Infinity;
 
   constructor(
     private readonly env: TcpEnv,
@@ -238,15 +242,23 @@ export class TcpConnection {
     // Segment text.
     let sendAck = false;
     if (payload.length > 0 && (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2')) {
+      let inOrder = false;
       if (seg.seq === this.rcvNxt || seqLt(seg.seq, this.rcvNxt)) {
         const skip = seqDiff(this.rcvNxt, seg.seq);
         const take = Math.min(payload.length - skip, rcvWnd);
         if (take > 0) {
           this.hostBuffered = this.env.host.tcpWrite(this.handle, payload.slice(skip, skip + take));
           this.rcvNxt = (this.rcvNxt + take) >>> 0;
+          inOrder = take === payload.length - skip;
         }
       }
-      sendAck = true; // in order: ACK; out of order: duplicate ACK
+      // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full-sized segment,
+      // at once for PSH, anything out of order or beyond the window; otherwise within 10 ms.
+      if (!inOrder || flags & TCP_PSH || ++this.ackPending >= 2) sendAck = true;
+      else if (this.ackDeadline === Infinity) {
+        this.ackDeadline = now + DELAYED_ACK_MS;
+        this.env.arm(this.ackDeadline);
+      }
     }
     // FIN, in order only.
     if (flags & TCP_FIN && (seg.seq + payload.length) >>> 0 === this.rcvNxt && !this.guestFin) {
@@ -267,6 +279,7 @@ export class TcpConnection {
 
   /** The timer fired. */
   timeout(now: number): void {
+    if (this.ackDeadline <= now) this.sendAck();
     if (now < this.deadline) return;
     switch (this.state) {
       case 'HOST_CONNECTING':
@@ -416,6 +429,10 @@ export class TcpConnection {
   }
 
   private emitRaw(flags: number, seq: number, ack: number, window: number, payloadOffset: number, payloadLen: number, options?: TcpOptions): void {
+    if (flags & TCP_ACK) {
+      this.ackPending = 0; // every segment we send acknowledges RCV.NXT
+      this.ackDeadline = Infinity;
+    }
     this.env.emit(this, flags, seq, ack, window, payloadOffset, payloadLen, options);
   }
 
@@ -458,6 +475,7 @@ export class TcpConnection {
     this.state = 'CLOSED';
     this.sendQueue.clear();
     this.deadline = Infinity;
+    this.ackDeadline = Infinity;
     this.env.closed(this, reason);
   }
 

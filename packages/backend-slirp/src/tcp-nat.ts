@@ -150,12 +150,12 @@ export class TcpNat implements TcpEnv {
 
   /** Runs expired timers. */
   poll(now: number): void {
-    for (const c of [...this.byKey.values()]) if (c.deadline <= now) c.timeout(now);
+    for (const c of [...this.byKey.values()]) if (c.deadline <= now || c.ackDeadline <= now) c.timeout(now);
   }
 
   nextDeadline(): number {
     let t = Infinity;
-    for (const c of this.byKey.values()) if (c.deadline < t) t = c.deadline;
+    for (const c of this.byKey.values()) t = Math.min(t, c.deadline, c.ackDeadline);
     return t;
   }
 

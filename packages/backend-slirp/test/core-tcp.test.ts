@@ -47,6 +47,26 @@ test('handshake waits for the host connect, then data flows both ways', () => {
   assert.is(d!.ip!.src, REMOTE);
 });
 
+test('delayed ACK: every second segment, at once for PSH, else within 10 ms (RFC 1122 §4.2.3.2)', () => {
+  const { stack, out, iss } = established();
+  out();
+  const data = (seq: number, flags = TCP_ACK) => tcpFrame(GUEST, REMOTE, seg({ seq, ack: iss + 1, flags, window: 1000 }), new Uint8Array(100));
+  stack.input(data(1001), 10);
+  assert.is(out().length, 0, 'the first segment waits');
+  stack.input(data(1101), 11);
+  const [a] = out();
+  assert.is(a!.tcp!.ack, 1201, 'the second is acknowledged with the first');
+  stack.input(data(1201), 12);
+  assert.is(out().length, 0);
+  assert.is(stack.poll(12), 22, 'the delayed-ACK timer is armed');
+  stack.poll(22);
+  assert.is(out()[0]!.tcp!.ack, 1301);
+  stack.input(data(1301, TCP_ACK | TCP_PSH), 30);
+  assert.is(out()[0]!.tcp!.ack, 1401, 'PSH is acknowledged at once');
+  stack.input(data(1601), 31);
+  assert.is(out()[0]!.tcp!.ack, 1401, 'out of order: a duplicate ACK at once');
+});
+
 test('host closes first: FIN to the guest, guest ACK + FIN, TIME-WAIT, closed', () => {
   const { stack, host, out, handle, iss, conn } = established();
   stack.hostTcpEnd(handle, 5);
