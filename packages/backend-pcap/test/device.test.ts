@@ -14,7 +14,7 @@ import { createBackend, VIRTIO_NET_F_MRG_RXBUF } from '@netbe/core';
 import { PcapBackend } from '@netbe/backend-pcap';
 import { decodeAll } from '@netbe/pcap';
 import { hasCommand, waitFor, withTimeout } from '@netbe/test-utils';
-import { TestGuest, type ReceivedFrame } from '../../virtio-net/test/guest';
+import { TestGuest, type ReceivedFrame } from '@netbe/virtio-net/testing';
 import { ManualClock, captureFile, ethFrame } from './helpers';
 
 const run = promisify(execFile);

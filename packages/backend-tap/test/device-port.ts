@@ -1,7 +1,7 @@
 import { decodeVnetHeader, emptyVnetHeader, encodeVnetHeader, type NetBackend, type VnetHeader } from '@netbe/core';
 // The virtio-net package's test guest (MockDriver rings + the status handshake), as the slirp
 // backend's device test uses it; import it from a published testing entry point once there is one.
-import { TestGuest } from '../../virtio-net/test/guest';
+import { TestGuest } from '@netbe/virtio-net/testing';
 import type { FramePort, GuestHost } from './guest-host';
 
 const RX_BUFFERS = 256;

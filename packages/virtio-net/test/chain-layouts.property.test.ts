@@ -6,7 +6,7 @@ import { VIRTIO_NET_F_MRG_RXBUF } from '@netbe/core';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '@netbe/virtio';
 import type { RawDescriptor } from '@netbe/virtio/testing';
 import { DROP_REASONS, totalDrops } from '../src/index';
-import { TestGuest, equalBytes, makeFrame } from './guest';
+import { TestGuest, equalBytes, makeFrame } from '@netbe/virtio-net/testing';
 
 /** One guest buffer of a random TX chain. */
 interface Segment {

@@ -5,7 +5,7 @@ import { VIRTIO_NET_F_MRG_RXBUF } from '@netbe/core';
 import { waitFor } from '@netbe/test-utils';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT } from '@netbe/virtio';
 import { totalDrops } from '../src/index';
-import { TestGuest, equalBytes, makeFrame } from './guest';
+import { TestGuest, equalBytes, makeFrame } from '@netbe/virtio-net/testing';
 
 /** A device on one end of a pair; the test holds the other end raw (frames in and out). */
 function setup(options: { wanted?: bigint; ringSize?: number; queue?: number } = {}) {

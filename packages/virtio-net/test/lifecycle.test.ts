@@ -4,7 +4,7 @@ import { createMemoryPair } from '@netbe/backend-memory';
 import type { NetBackend } from '@netbe/core';
 import { waitFor } from '@netbe/test-utils';
 import { VIRTIO_NET_S_LINK_UP } from '../src/index';
-import { TestGuest, equalBytes, frameSeq, makeFrame, type ReceivedFrame } from './guest';
+import { TestGuest, equalBytes, frameSeq, makeFrame, type ReceivedFrame } from '@netbe/virtio-net/testing';
 
 /** Two guests on a memory pair, no header in the backend (the device adapts). */
 function twoGuests(queue = 512) {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createMemoryPair } from '@netbe/backend-memory';
 import { waitFor } from '@netbe/test-utils';
 import { F_EVENT_IDX, F_NOTIFY_ON_EMPTY } from '../src/features';
-import { TestGuest, makeFrame } from './guest';
+import { TestGuest, makeFrame } from '@netbe/virtio-net/testing';
 
 function setup(without = 0n) {
   const [dev, peer] = createMemoryPair({ vnetHdr: false, caps: 0n, queue: 512 });

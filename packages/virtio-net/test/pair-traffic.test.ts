@@ -4,7 +4,7 @@ import { createMemoryPair } from '@netbe/backend-memory';
 import { VIRTIO_NET_F_MRG_RXBUF } from '@netbe/core';
 import { waitFor } from '@netbe/test-utils';
 import { F_EVENT_IDX, F_INDIRECT_DESC, F_VERSION_1 } from '../src/features';
-import { TestGuest, equalBytes, frameSeq, makeFrame, type ReceivedFrame } from './guest';
+import { TestGuest, equalBytes, frameSeq, makeFrame, type ReceivedFrame } from '@netbe/virtio-net/testing';
 
 interface Variant {
   name: string;

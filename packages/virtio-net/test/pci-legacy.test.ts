@@ -20,7 +20,7 @@ import {
   LEGACY_STATUS,
 } from '../src/pci/legacy-registers';
 import { LegacyVirtioPci } from '../src/pci/legacy';
-import { equalBytes, frameSeq, makeFrame } from './guest';
+import { equalBytes, frameSeq, makeFrame } from '@netbe/virtio-net/testing';
 
 const RX_RING = 0x100000;
 const TX_RING = 0x900000;

@@ -30,7 +30,7 @@ import {
   VirtioNetDevice,
 } from '../src/index';
 import { F_VERSION_1 } from '../src/features';
-import { equalBytes, frameSeq, makeFrame } from './guest';
+import { equalBytes, frameSeq, makeFrame } from '@netbe/virtio-net/testing';
 
 const C = MODERN_COMMON_OFFSET;
 
