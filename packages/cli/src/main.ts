@@ -9,10 +9,12 @@ import { UsageError } from './usage-error';
 
 export const USAGE = `Usage:
   netbe serve --vhost-user PATH [--backend SPEC] [--mac MAC] [--mtu N] [--stats SECONDS]
-              [--queue-size N] [--mem MiB]
+              [--capture FILE] [--queue-size N] [--mem MiB]
       Serve one virtio-net NIC on the vhost-user socket PATH, backed by SPEC
       (default: ${DEFAULT_BACKEND}, the user-mode network). Prints the QEMU arguments that attach
       a VM. --stats prints frames/s, bit/s and drops per direction every SECONDS.
+      --capture FILE writes both directions to a pcapng file (.pcap: classic pcap) that
+      Wireshark opens; capture=FILE inside SPEC does the same.
       Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
   netbe backends
       List the backends, their options and examples.
@@ -48,6 +50,7 @@ async function serveCommand(args: string[], io: Io): Promise<number> {
         backend: { type: 'string' },
         mac: { type: 'string' },
         mtu: { type: 'string' },
+        capture: { type: 'string' },
         stats: { type: 'string' },
         'queue-size': { type: 'string' },
         mem: { type: 'string' },
@@ -76,6 +79,7 @@ async function serveCommand(args: string[], io: Io): Promise<number> {
     backend: values.backend as string | undefined,
     mac: values.mac as string | undefined,
     mtu: values.mtu as string | undefined,
+    capture: values.capture as string | undefined,
     statsSeconds,
     queueSize,
     memMiB: positiveInt('--mem', values.mem as string | undefined, 16, 1 << 20),

@@ -2,9 +2,10 @@
  * `netbe serve`: one virtio-net NIC, served over vhost-user on the chosen backend, until a
  * signal. Prints the QEMU arguments that attach a VM to it.
  */
-import { BackendConfig, ConfigError, NetbeError, createBackend, defaultRegistry, formatMac, parseMac, parseMtu, type NetBackend } from '@netbe/core';
+import { BackendConfig, ConfigError, NetbeError, defaultRegistry, formatMac, parseMac, parseMtu, type NetBackend } from '@netbe/core';
 import { VirtioNetDevice } from '@netbe/virtio-net';
 import { VhostUserNetDevice, VhostUserServer, qemuVhostUserCommandLine } from '@netbe/vhost-user';
+import { captureToFile, createBackendWithCapture } from '@netbe/backend-pcap';
 import { loadBackends } from './load-backends';
 import { sample, statsLine } from './stats-line';
 import { UsageError } from './usage-error';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   backend?: string;
   mac?: string;
   mtu?: string;
+  /** Write both directions to this pcapng (or .pcap) file, with direction flags. */
+  capture?: string;
   /** Print a stats line every this many seconds. */
   statsSeconds?: number;
   queueSize?: number;
@@ -58,11 +61,24 @@ export async function startServe(o: ServeOptions): Promise<RunningNic> {
   const mtu = pickOption('mtu', o.mtu, config.get('mtu'), (t) => parseMtu(t, '--mtu'));
   let backend: NetBackend;
   try {
-    backend = await createBackend(config);
+    // `capture=FILE` inside the spec wraps the backend as --capture does.
+    backend = await createBackendWithCapture(config);
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError('--backend', `${e.option}: ${e.reason}`);
     if (e instanceof NetbeError) throw new UsageError('--backend', `${spec}: ${e.message}`);
     throw e;
+  }
+  if (o.capture !== undefined) {
+    if (config.has('capture')) {
+      await backend.close();
+      throw new UsageError('--capture', 'also given as capture= in --backend; give it once');
+    }
+    try {
+      backend = await captureToFile(backend, o.capture);
+    } catch (e) {
+      await backend.close();
+      throw new UsageError('--capture', e instanceof ConfigError ? e.reason : (e as Error).message);
+    }
   }
   let server: VhostUserServer;
   let net: VirtioNetDevice;
@@ -75,6 +91,7 @@ export async function startServe(o: ServeOptions): Promise<RunningNic> {
   }
   const macText = formatMac(net.config.mac);
   o.out(`netbe: serving one virtio-net NIC (MAC ${macText}, backend ${spec}${mtu ? `, MTU ${mtu}` : ''}) on vhost-user socket ${o.socketPath}`);
+  if (o.capture !== undefined) o.out(`netbe: capturing both directions to ${o.capture}`);
   o.out('netbe: attach a QEMU VM with these arguments (guest RAM must be this shared memfd; vectors=0 is needed by QEMU 7.2):');
   o.out(`  ${qemuVhostUserCommandLine({ socketPath: o.socketPath, memMiB: o.memMiB ?? 1024, mac: macText })}`);
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -120,6 +120,53 @@ test('netbe serve through bin/netbe.mjs: QEMU line, a front-end served, stats, c
   assert.not.ok(existsSync(sock), 'the socket file is removed');
 });
 
+test('netbe serve --capture: both directions land in a pcapng file that tshark reads with directions', async () => {
+  const sock = join(dir, 'capture.sock');
+  const file = join(dir, 'nic.pcapng');
+  const child = spawn(process.execPath, [BIN, 'serve', '--vhost-user', sock, '--backend', 'memory,mode=loopback', '--capture', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const take = (d: Buffer): void => void lines.push(...d.toString().split('\n').filter(Boolean));
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  let fe: VhostUserFrontend | undefined;
+  try {
+    await waitFor(() => lines.some((l) => /-netdev vhost-user/.test(l)), 60_000, 'the QEMU line');
+    assert.ok(lines.some((l) => l.includes(`capturing both directions to ${file}`)));
+    fe = new VhostUserFrontend({ socketPath: sock });
+    await fe.setUp();
+    const rx = fe.drivers[0]!;
+    const tx = fe.drivers[1]!;
+    for (let i = 0; i < 8; i++) rx.postAndKick({ writable: [2048] });
+    for (let i = 0; i < 3; i++) {
+      const packet = new Uint8Array(12 + 60 + i);
+      packet.fill(0xff, 12, 18);
+      tx.postAndKick({ readable: [packet] });
+    }
+    await waitFor(() => rx.pendingUsed() === 3, 10_000, 'the looped-back frames');
+  } finally {
+    fe?.close();
+    child.kill('SIGTERM');
+  }
+  assert.is(await withTimeout(20_000, exited, 'netbe exiting on SIGTERM'), 0, lines.join('\n'));
+  // The file is flushed on close; tshark reads 3 frames sent by the guest (outbound = 2 in
+  // pcapng's epb_flags) and the same 3 looped back to it (inbound = 1).
+  const r = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.len', '-e', 'frame.packet_flags_direction'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => l.split('\t').map(Number));
+  const sorted = rows.map(([len, dir]) => `${dir}:${len}`).sort();
+  assert.equal(sorted, ['1:60', '1:61', '1:62', '2:60', '2:61', '2:62'].sort(), r.stdout);
+});
+
+test('netbe serve rejects capture given twice and an unwritable capture path, naming the option', async () => {
+  const x = io();
+  assert.is(await main(['serve', '--vhost-user', join(dir, 'c2.sock'), '--backend', `memory,capture=${join(dir, 'a.pcapng')}`, '--capture', join(dir, 'b.pcapng')], x), 2);
+  assert.match(x.lines.join('\n'), /--capture: also given as capture= in --backend/);
+  const y = io();
+  assert.is(await main(['serve', '--vhost-user', join(dir, 'c3.sock'), '--backend', 'memory', '--capture', '/nonexistent-dir/x.pcapng'], y), 2);
+  assert.match(y.lines.join('\n'), /--capture: cannot create/);
+});
+
 test('netbe with no arguments prints usage (exit 2); help exits 0', () => {
   const r = spawnSync(process.execPath, [BIN], { encoding: 'utf8' });
   assert.is(r.status, 2);
