@@ -4,7 +4,7 @@ import { formatIpv4 } from '@netbe/wire';
 import { NodeSlirpHost } from './node-host';
 import { parseSlirpConfig, type HostForward, type SlirpOptions } from './options';
 import { parseResolvConf } from './resolv-conf';
-import { SlirpStack } from './stack';
+import { SlirpStack, type SlirpDescription } from './stack';
 import type { SlirpCounters } from './counters';
 
 export interface SlirpBackendOptions {
@@ -81,6 +81,11 @@ export class SlirpBackend extends BackendBase {
   /** The stack's counters: flows, drops by reason (`stats` has the contract's frame counters). */
   get stackCounters(): SlirpCounters {
     return this.stack.counters;
+  }
+
+  /** Leases, neighbours, flows, connections and counters, as plain JSON (for `netbe` status output). */
+  describe(): SlirpDescription {
+    return this.stack.describe(this.host.now());
   }
 
   /** The hostfwd rules as bound (an ephemeral host port 0 is replaced by the real one). */

@@ -1,6 +1,6 @@
 // The sans-I/O core: no Node APIs below this entry point (`@netbe/backend-slirp/core`).
 export { SlirpStack } from './stack';
-export type { SlirpStackDeps } from './stack';
+export type { SlirpStackDeps, SlirpDescription } from './stack';
 export type { SlirpHost, HostEvents } from './host';
 export { SlirpCounters } from './counters';
 export type { DropReason } from './counters';

@@ -2,7 +2,7 @@ import {
   ARP_REPLY, ARP_REQUEST, ArpPacket, DhcpPacket, ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetFrame, ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, ICMP_UNREACH_ADMIN_PROHIBITED, ICMP_UNREACH_PORT, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP,
   IPV4_BROADCAST, Icmpv4Packet, Ipv4Packet, TcpPacket, UDP_HEADER_LEN, UdpPacket, WireError, checksumUpdate16, dhcpLen, emitDhcp,
-  emitIcmpv4, emitUdp, emitUdpHeader, formatIpv4, get16, inSubnet, isBroadcastMac, isIcmpError, isLoopback, isMulticast, macEquals,
+  emitIcmpv4, emitUdp, emitUdpHeader, formatIpv4, formatMacAddress, get16, inSubnet, isBroadcastMac, isIcmpError, isLoopback, isMulticast, macEquals,
   parseArp, parseDhcp, put16, put32, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, DHCPDISCOVER, DHCPACK, DHCPOFFER, DHCPNAK,
   type Ipv4Address,
 } from '@netbe/wire';
@@ -20,6 +20,18 @@ import { UdpNat } from './udp-nat';
 
 const LOOPBACK = 0x7f000001;
 const DNS_PORT = 53;
+
+/** What {@link SlirpStack.describe} returns. */
+export interface SlirpDescription {
+  leases: Array<{ addr: string; mac: string; state: string; expiresInMs: number }>;
+  neighbours: Array<{ addr: string; mac: string }>;
+  udp: Array<{ kind: 'nat' | 'fwd'; guest: string; remote: string; localPort?: number; virtualPort?: number; idleMs: number }>;
+  tcp: Array<{ guest: string; remote: string; state: string; unacknowledged: number; hostBuffered: number }>;
+  dnsPending: number;
+  icmpEchoFlows: number;
+  reassemblies: number;
+  counters: Record<string, unknown>;
+}
 
 export interface SlirpStackDeps {
   host: SlirpHost;
@@ -547,6 +559,32 @@ export class SlirpStack implements HostEvents {
     this.link.sendIpv4(from, guestIp, IP_PROTO_ICMP, 8 + quote.length, (buf, off) => {
       emitIcmpv4({ type: icmp.type, code: icmp.code, rest: icmp.rest, data: quote }, buf, off);
     }, now);
+  }
+
+  // ------------------------------------------------------------------ introspection
+
+  /**
+   * A plain-JSON picture of the stack at `now` (libslirp's connection_info / neighbor_info):
+   * DHCP leases, the guest's neighbours, UDP flows, TCP connections, and the counters.
+   */
+  describe(now: number): SlirpDescription {
+    const tcp = this.tcp.list().map((c) => ({
+      guest: `${formatIpv4(c.guestIp)}:${c.guestPort}`,
+      remote: `${formatIpv4(c.virtualIp)}:${c.virtualPort}`,
+      state: c.state,
+      unacknowledged: c.sendQueue.length,
+      hostBuffered: c.hostBuffered,
+    }));
+    return {
+      leases: this.dhcp.list().map((l) => ({ addr: formatIpv4(l.addr), mac: l.mac, state: l.state, expiresInMs: Math.max(0, l.expires - now) })),
+      neighbours: this.arp.list().map(([a, mac]) => ({ addr: formatIpv4(a), mac: formatMacAddress(mac) })),
+      udp: this.udp.list(now),
+      tcp,
+      dnsPending: this.dns.size,
+      icmpEchoFlows: this.icmp.size,
+      reassemblies: this.reassembler.active,
+      counters: this.counters.snapshot(),
+    };
   }
 
   // ------------------------------------------------------------------ time

@@ -64,6 +64,18 @@ export class UdpNat {
     return this.outbound.size + this.inbound.size;
   }
 
+  /** The flow table, for dumps: outbound flows and hostfwd peers. */
+  list(now: number): Array<{ kind: 'nat' | 'fwd'; guest: string; remote: string; localPort?: number; virtualPort?: number; idleMs: number }> {
+    const out: Array<{ kind: 'nat' | 'fwd'; guest: string; remote: string; localPort?: number; virtualPort?: number; idleMs: number }> = [];
+    for (const f of this.outbound.values()) {
+      out.push({ kind: 'nat', guest: `${formatIpv4(f.guestIp)}:${f.guestPort}`, remote: `${f.peers.size} peer(s)`, localPort: f.localPort, idleMs: now - f.lastUse });
+    }
+    for (const f of this.inbound.values()) {
+      out.push({ kind: 'fwd', guest: `${formatIpv4(f.guestIp)}:${f.guestPort}`, remote: `${formatIpv4(f.remoteAddr)}:${f.remotePort}`, virtualPort: f.virtualPort, idleMs: now - f.lastUse });
+    }
+    return out;
+  }
+
   owns(handle: number): boolean {
     return this.byHandle.has(handle) || this.listeners.has(handle);
   }

@@ -158,6 +158,17 @@ export function acceptanceSuite(name: string, makeGuest: (backend: SlirpBackend)
     guest.send(tcpFrame(GUEST, GATEWAY, { srcPort: sport, dstPort: tcpEchoPort, seq: 19, ack: fin.tcp!.seq + 1, flags: TCP_ACK, window: 4096 }));
   });
 
+  suite('describe(): leases, neighbours, flows and connections as JSON', () => {
+    const d = JSON.parse(JSON.stringify(backend.describe()));
+    assert.equal(d.leases[0], { addr: '10.0.2.15', mac: '52:54:00:12:34:56', state: 'bound', expiresInMs: d.leases[0].expiresInMs });
+    assert.ok(d.leases[0].expiresInMs > 86_000_000);
+    assert.equal(d.neighbours, [{ addr: '10.0.2.15', mac: '52:54:00:12:34:56' }]);
+    assert.ok(d.udp.some((f: { kind: string; guest: string }) => f.kind === 'nat' && f.guest === '10.0.2.15:5555'));
+    assert.ok(d.udp.some((f: { kind: string; guest: string }) => f.kind === 'fwd' && f.guest === '10.0.2.15:7'));
+    assert.ok(d.tcp.length >= 1);
+    assert.is(typeof d.counters.framesIn, 'number');
+  });
+
   suite('counters and per-flow debug log', () => {
     const c = backend.stackCounters;
     assert.ok(c.dhcpAcks >= 1);
