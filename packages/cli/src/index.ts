@@ -6,3 +6,5 @@ export { listBackends } from './backends-command';
 export { loadBackends, BACKEND_PACKAGES } from './load-backends';
 export { statsLine, sample } from './stats-line';
 export { UsageError } from './usage-error';
+export { connectPatch, patchFeatures, patchStatsLine, startPatch, openPatchEnd } from './patch';
+export type { Patch, PatchDirectionStats, PatchCommandOptions, RunningPatch } from './patch';

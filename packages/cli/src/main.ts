@@ -1,9 +1,10 @@
 /**
- * The `netbe` command line: `netbe serve …`, `netbe backends`, `netbe help`.
+ * The `netbe` command line: `netbe serve …`, `netbe patch …`, `netbe backends`, `netbe help`.
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { listBackends } from './backends-command';
+import { startPatch } from './patch';
 import { DEFAULT_BACKEND, startServe } from './serve';
 import { UsageError } from './usage-error';
 
@@ -16,6 +17,12 @@ export const USAGE = `Usage:
       --capture FILE writes both directions to a pcapng file (.pcap: classic pcap) that
       Wireshark opens; capture=FILE inside SPEC does the same.
       Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+  netbe patch SPEC SPEC [--stats SECONDS]
+      Connect two backends back to back, with no guest: what one receives the other sends
+      (e.g. "netbe patch tap:ns0 slirp" gives the namespace behind tap ns0 the user-mode
+      network, as slirp4netns and pasta do). Offloads both ends share pass through with a
+      virtio-net header; otherwise frames are plain. --stats prints frames/s, bit/s and drops
+      per direction every SECONDS. Stops cleanly on SIGINT or SIGTERM.
   netbe backends
       List the backends, their options and examples.
   netbe help`;
@@ -40,6 +47,47 @@ function positiveInt(option: string, text: string | undefined, min: number, max:
   return Number(text);
 }
 
+function parseArgsError(e: unknown): UsageError {
+  const message = (e as Error).message;
+  const option = /option '(--?[\w-]+)/i.exec(message)?.[1] ?? /'(--?[\w-]+)/.exec(message)?.[1] ?? '';
+  if (/^Unknown option/i.test(message)) return new UsageError(option, 'unknown option (see "netbe help")');
+  if (/argument missing/i.test(message)) return new UsageError(option, 'needs a value');
+  return new UsageError(option, message.replace(/\. To specify a positional.*$/s, ''));
+}
+
+function statsOption(text: string | undefined): number | undefined {
+  const statsSeconds = text === undefined ? undefined : Number(text);
+  if (statsSeconds !== undefined && !(statsSeconds > 0 && statsSeconds <= 3600)) throw new UsageError('--stats', `"${text}" is not a number of seconds in (0, 3600]`);
+  return statsSeconds;
+}
+
+async function patchCommand(args: string[], io: Io): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: { stats: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (e) {
+    throw parseArgsError(e);
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError('SPEC', `patch needs exactly two backend specs (got ${positionals.length}), e.g. "netbe patch tap:ns0 slirp"`);
+  const statsSeconds = statsOption(values.stats as string | undefined);
+  const patch = await startPatch({ specA: positionals[0]!, specB: positionals[1]!, statsSeconds, out: io.out, err: io.err });
+  const signal = await io.stopRequested;
+  io.err(`netbe: ${signal}: shutting down`);
+  await patch.stop();
+  io.err('netbe: stopped');
+  return 0;
+}
+
 async function serveCommand(args: string[], io: Io): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -60,18 +108,13 @@ async function serveCommand(args: string[], io: Io): Promise<number> {
       allowPositionals: false,
     }));
   } catch (e) {
-    const message = (e as Error).message;
-    const option = /option '(--?[\w-]+)/i.exec(message)?.[1] ?? /'(--?[\w-]+)/.exec(message)?.[1] ?? '';
-    if (/^Unknown option/i.test(message)) throw new UsageError(option, 'unknown option (see "netbe help")');
-    if (/argument missing/i.test(message)) throw new UsageError(option, 'needs a value');
-    throw new UsageError(option, message.replace(/\. To specify a positional.*$/s, ''));
+    throw parseArgsError(e);
   }
   if (values.help) {
     io.out(USAGE);
     return 0;
   }
-  const statsSeconds = values.stats === undefined ? undefined : Number(values.stats);
-  if (statsSeconds !== undefined && !(statsSeconds > 0 && statsSeconds <= 3600)) throw new UsageError('--stats', `"${values.stats}" is not a number of seconds in (0, 3600]`);
+  const statsSeconds = statsOption(values.stats as string | undefined);
   const queueSize = positiveInt('--queue-size', values['queue-size'] as string | undefined, 1, 32768);
   if (queueSize !== undefined && (queueSize & (queueSize - 1)) !== 0) throw new UsageError('--queue-size', `${queueSize} is not a power of two`);
   const nic = await startServe({
@@ -100,6 +143,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     switch (command) {
       case 'serve':
         return await serveCommand(rest, io);
+      case 'patch':
+        return await patchCommand(rest, io);
       case 'backends':
         await listBackends(io.out);
         return 0;
@@ -110,7 +155,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError('', `unknown command "${command}" (commands: serve, backends, help)`);
+        throw new UsageError('', `unknown command "${command}" (commands: serve, patch, backends, help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
