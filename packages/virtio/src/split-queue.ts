@@ -28,6 +28,7 @@ import { ViewCache } from './view-cache';
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const TWO_32 = 4294967296;
 const NO_CELL = new Uint16Array(1);
+const NO_WORDS = new Uint32Array(0);
 /** Atomics use the host's byte order; the rings are little-endian (virtio 1.2 §2.7). */
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 // Module-local copies for the hot path: imported bindings can compile to getter calls.
@@ -160,6 +161,19 @@ export class SplitQueue implements DescriptorTableSource {
   private availIdxCell: Uint16Array = NO_CELL;
   private usedIdxCell: Uint16Array = NO_CELL;
   private atomicIdx = false;
+  /**
+   * The three rings as typed arrays indexed from their start (little-endian host and aligned
+   * rings only, else `typedRings` is false): the hot paths index them with small integers
+   * instead of DataView byte offsets, which may be beyond the small-integer range. Descriptor i
+   * is `descWords[4i..4i+3]` (addr lo, addr hi, len, flags | next << 16); the avail ring is
+   * `availHalves` (flags, idx, ring[size], used_event); the used ring is `usedWords` (flags |
+   * idx << 16, then id, len per element) and `usedHalves` (for avail_event).
+   */
+  private descWords: Uint32Array = NO_WORDS;
+  private availHalves: Uint16Array = NO_CELL;
+  private usedWords: Uint32Array = NO_WORDS;
+  private usedHalves: Uint16Array = NO_CELL;
+  private typedRings = false;
   /** avail->idx as last read (see nextAvailable). */
   private availShadow = 0;
   private readonly walker = new DescriptorWalker();
@@ -193,6 +207,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.ready = false;
     this.ringSize = 0;
     this.atomicIdx = false;
+    this.typedRings = false;
     this.memory = memory;
     this.dropViewCache();
     const size = this.size;
@@ -204,6 +219,7 @@ export class SplitQueue implements DescriptorTableSource {
     if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `descriptor table 0x${this.descAddr.toString(16)}+${descTableBytes(size)} is outside guest memory`);
     this.descView = memory.regionView(r);
     this.descOffset = memory.offset;
+    const descRegion = r;
     r = memory.locate(this.availAddr, availRingBytes(size));
     if (r < 0) return this.breakQueue('ERR_RING_ADDRESS', `avail ring 0x${this.availAddr.toString(16)}+${availRingBytes(size)} is outside guest memory`);
     this.availView = memory.regionView(r);
@@ -217,6 +233,7 @@ export class SplitQueue implements DescriptorTableSource {
     this.usedIdxCell = idxCell(memory, usedRegion, this.usedOffset + 2);
     this.availIdxCell = idxCell(memory, availRegion, this.availOffset + 2);
     this.atomicIdx = this.usedIdxCell !== NO_CELL && this.availIdxCell !== NO_CELL;
+    this.makeTypedRings(memory, descRegion, availRegion, usedRegion, size);
     this.mask = size - 1;
     this.ringSize = size;
     this.availShadow = this.lastAvailIdx; // the first pop reads avail->idx
@@ -241,6 +258,9 @@ export class SplitQueue implements DescriptorTableSource {
     this.descOffset = this.availOffset = this.usedOffset = 0;
     this.availIdxCell = this.usedIdxCell = NO_CELL;
     this.atomicIdx = false;
+    this.typedRings = false;
+    this.descWords = this.usedWords = NO_WORDS;
+    this.availHalves = this.usedHalves = NO_CELL;
     this.stats.chains = this.stats.droppedChains = 0;
   }
 
@@ -295,48 +315,55 @@ export class SplitQueue implements DescriptorTableSource {
    */
   pop(chain: DescriptorChain): boolean {
     // Fast path: a chain of one direct descriptor (no NEXT, no INDIRECT), whose buffer is checked
-    // here (or was, in this same memory, when its cached view was made). Anything else, and
-    // every error, takes the general walk below.
-    if (this.ready && this.error === null) {
-      const availView = this.availView;
+    // here (or was, in this same memory, when its cached view was made), read through the typed
+    // ring views. Anything else, every error, and rings without typed views take the general
+    // walk below. Written out by hand (no helper calls on a view-cache hit) so that it compiles
+    // to straight-line code.
+    if (this.typedRings && this.error === null) {
       const last = this.lastAvailIdx;
-      if (this.nextAvailable() === 0) return false;
-      const head = availView.getUint16(this.availOffset + 4 + 2 * (last & this.mask), true);
+      let available = (this.availShadow - last) & 0xffff;
+      if (available === 0 || available > this.ringSize) available = this.refreshAvail();
+      if (available === 0) return false;
+      const head = this.availHalves[2 + (last & this.mask)]!;
       if (head < this.ringSize) {
-        const descView = this.descView;
-        const off = this.descOffset + DESC_BYTES * head;
-        const flags = descView.getUint16(off + 12, true);
-        const addr = descView.getUint32(off + 4, true) * TWO_32 + descView.getUint32(off, true);
-        const len = descView.getUint32(off + 8, true);
-        const view = (flags & (F_NEXT | F_INDIRECT)) === 0 ? this.singleBufferView(addr, len) : null;
-        if (view !== null) {
-          this.lastAvailIdx = (last + 1) & 0xffff;
-          if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
-          chain.head = head;
-          chain.iov[0] = view;
-          chain.addrs[0] = addr;
-          chain.lens[0] = len;
-          if ((flags & F_WRITE) === 0) {
-            chain.readable = 1;
-            chain.readableBytes = len;
-            chain.writable = chain.writableBytes = 0;
-          } else {
-            chain.writable = 1;
-            chain.writableBytes = len;
-            chain.readable = chain.readableBytes = 0;
+        const desc = this.descWords;
+        const d = 4 * head;
+        const flags = desc[d + 3]! & 0xffff;
+        if ((flags & (F_NEXT | F_INDIRECT)) === 0) {
+          const addr = desc[d + 1]! * TWO_32 + desc[d]!;
+          const len = desc[d + 2]!;
+          const cache = this.views;
+          const slot = cache.slot(addr, len);
+          const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
+          if (view !== null) {
+            const next = (last + 1) & 0xffff;
+            this.lastAvailIdx = next;
+            // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past this one.
+            if (this.eventIdx && this.notificationsEnabled) this.usedHalves[2 + 4 * this.ringSize] = next;
+            chain.head = head;
+            chain.iov[0] = view;
+            chain.addrs[0] = addr;
+            chain.lens[0] = len;
+            if ((flags & F_WRITE) === 0) {
+              chain.readable = 1;
+              chain.readableBytes = len;
+              chain.writable = chain.writableBytes = 0;
+            } else {
+              chain.writable = 1;
+              chain.writableBytes = len;
+              chain.readable = chain.readableBytes = 0;
+            }
+            this.stats.chains++;
+            return true;
           }
-          this.stats.chains++;
-          return true;
         }
       }
     }
     return this.popWalking(chain);
   }
 
-  /** The view of a one-descriptor chain's buffer, or null when it is outside guest memory. */
-  private singleBufferView(addr: number, len: number): Uint8Array | null {
-    const cached = this.views.lookup(addr, len);
-    if (cached !== null) return cached;
+  /** A new view of a one-descriptor chain's buffer (cached), or null when it is outside guest memory. */
+  private newBufferView(addr: number, len: number): Uint8Array | null {
     const memory = this.memory!;
     const region = memory.locate(addr, len);
     return region < 0 ? null : this.views.insert(memory, region, memory.offset, addr, len);
@@ -392,9 +419,15 @@ export class SplitQueue implements DescriptorTableSource {
   addUsed(head: number, len: number): void {
     if (!this.ready) return;
     if (!(head >= 0 && head < this.ringSize)) throw usedHeadOutside(head, this.ringSize);
-    const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
-    this.usedView.setUint32(off, head, true);
-    this.usedView.setUint32(off + 4, len >>> 0, true);
+    if (this.typedRings) {
+      const w = 1 + 2 * (this.usedIdx & this.mask);
+      this.usedWords[w] = head;
+      this.usedWords[w + 1] = len;
+    } else {
+      const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
+      this.usedView.setUint32(off, head, true);
+      this.usedView.setUint32(off + 4, len >>> 0, true);
+    }
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
   }
 
@@ -587,6 +620,20 @@ export class SplitQueue implements DescriptorTableSource {
     return this.atomicIdx ? Atomics.load(this.availIdxCell, 0) : this.availView.getUint16(this.availOffset + 2, true);
   }
 
+  /** Sets up the typed ring views (see `descWords`) when host order and alignment allow. */
+  private makeTypedRings(memory: GuestMemory, descRegion: number, availRegion: number, usedRegion: number, size: number): void {
+    const desc = ringArray(memory, descRegion, this.descOffset, 4 * size, 4, (b, o, n) => new Uint32Array(b, o, n));
+    const avail = ringArray(memory, availRegion, this.availOffset, availRingBytes(size) / 2, 2, (b, o, n) => new Uint16Array(b, o, n));
+    const usedWords = ringArray(memory, usedRegion, this.usedOffset, (usedRingBytes(size) - 2) / 4, 4, (b, o, n) => new Uint32Array(b, o, n));
+    const usedHalves = ringArray(memory, usedRegion, this.usedOffset, usedRingBytes(size) / 2, 2, (b, o, n) => new Uint16Array(b, o, n));
+    if (desc === null || avail === null || usedWords === null || usedHalves === null) return;
+    this.descWords = desc;
+    this.availHalves = avail;
+    this.usedWords = usedWords;
+    this.usedHalves = usedHalves;
+    this.typedRings = true;
+  }
+
   private dropViewCache(): void {
     this.views.clear();
   }
@@ -604,6 +651,15 @@ export class SplitQueue implements DescriptorTableSource {
       this.usedView.setUint16(this.usedOffset, this.notificationsEnabled ? 0 : NO_NOTIFY, true);
     }
   }
+}
+
+/**
+ * A typed array of `length` elements of `bytesPer` bytes over [offset, ...) of region `region`,
+ * or null when the host is big-endian or the start is not aligned in its buffer.
+ */
+function ringArray<T>(memory: GuestMemory, region: number, offset: number, length: number, bytesPer: number, make: (buffer: ArrayBufferLike, byteOffset: number, length: number) => T): T | null {
+  const at = memory.regionSlice(region, offset, length * bytesPer);
+  return HOST_LITTLE_ENDIAN && at.byteOffset % bytesPer === 0 ? make(at.buffer, at.byteOffset, length) : null;
 }
 
 /** A one-element Uint16Array on a ring index, or NO_CELL when Atomics cannot be used there. */

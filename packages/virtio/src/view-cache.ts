@@ -10,9 +10,13 @@ const EMPTY = new Uint8Array(0);
  * {@link clear} when the memory changes.
  */
 export class ViewCache {
-  private readonly addrs: Float64Array;
-  private readonly lens: Uint32Array;
-  private readonly views: Uint8Array[];
+  // Read directly by SplitQueue.pop's fast path (with slot()): a hit there costs no call.
+  /** @internal guest-physical address of each entry (-1: empty). */
+  readonly addrs: Float64Array;
+  /** @internal length of each entry. */
+  readonly lens: Uint32Array;
+  /** @internal the cached views. */
+  readonly views: Uint8Array[];
   private readonly shift: number;
 
   /** `entries` is rounded up to a power of two (at least 16). */
@@ -25,7 +29,8 @@ export class ViewCache {
     this.views = new Array<Uint8Array>(size).fill(EMPTY);
   }
 
-  private slot(addr: number, len: number): number {
+  /** The entry index for [addr, addr+len). */
+  slot(addr: number, len: number): number {
     // Fibonacci hashing of the low 32 address bits (exact for integers below 2^53) and the length.
     return Math.imul((addr >>> 0) ^ Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }

@@ -31,6 +31,34 @@ test('pop a direct chain with readable then writable parts; the driver reads the
   assert.ok(driver.guardsIntact());
 });
 
+test('rings in memory at an odd byte offset of their buffer (no typed ring views) behave exactly as aligned ones', () => {
+  // The pop fast path and addUsed use Uint16Array/Uint32Array views of the rings when their
+  // start is aligned in the backing buffer; otherwise DataView accesses. Both must agree.
+  const run = (memory: GuestMemory): unknown[] => {
+    const r = rig({ driver: { memory } });
+    const seen: unknown[] = [];
+    for (let round = 0; round < 40; round++) {
+      const heads = [r.driver.post({ readable: [pattern(3 + round)] }), r.driver.post({ writable: [5 + (round % 3)] }), r.driver.post({ readable: [pattern(4)], writable: [2] })];
+      for (let i = 0; i < heads.length; i++) {
+        assert.ok(r.queue.pop(r.chain));
+        seen.push([r.chain.head === heads[i], r.chain.readable, r.chain.writable, r.chain.readableBytes, r.chain.writableBytes, r.driver.availEvent()]);
+        if (r.chain.writable > 0) iovCopyTo(r.chain.iov.slice(r.chain.readable), r.chain.writable, 0, pattern(r.chain.writableBytes, round));
+        r.queue.addUsed(r.chain.head, r.chain.writableBytes);
+      }
+      assert.not.ok(r.queue.pop(r.chain));
+      r.queue.publish();
+      seen.push(r.queue.needsInterrupt());
+      for (const used of r.driver.takeAllUsed()) seen.push([used.len, [...used.written]]);
+    }
+    assert.is(r.queue.error, null);
+    return seen;
+  };
+  const size = 1 << 20;
+  const aligned = run(new GuestMemory([{ guestPhysAddr: 0, bytes: new Uint8Array(size) }]));
+  const odd = run(new GuestMemory([{ guestPhysAddr: 0, bytes: new Uint8Array(new ArrayBuffer(size + 1), 1, size) }]));
+  assert.equal(odd, aligned);
+});
+
 test('indirect chains and chains split over many small buffers', () => {
   const { driver, queue, chain } = rig({ maxSegments: 256 });
   const frame = pattern(1000);
