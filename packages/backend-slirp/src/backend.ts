@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { BackendBase, BackendConfig, NetbeError, gatherIov, scatterIov, type Iov } from '@netbe/core';
+import {
+  BackendBase, BackendConfig, NetbeError, VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM, decodeVnetHeader, emptyVnetHeader, encodeVnetHeader, gatherIov, scatterIov, type Iov,
+} from '@netbe/core';
 import { formatIpv4 } from '@netbe/wire';
 import { NodeSlirpHost } from './node-host';
 import { parseSlirpConfig, type HostForward, type SlirpOptions } from './options';
+import { completeGuestChecksum, guestRxHeader } from './offload';
 import { parseResolvConf } from './resolv-conf';
 import { SlirpStack, type SlirpDescription } from './stack';
 import type { SlirpCounters } from './counters';
@@ -16,19 +20,44 @@ export interface SlirpBackendOptions {
 
 /** Largest frame the guest may hand us: 64 KiB IP + Ethernet/VLAN header. */
 const MAX_FRAME = 65535 + 18;
+/** The largest virtio-net header (VERSION_1 / MRG_RXBUF form). */
+const MAX_HDR = 12;
+
+/**
+ * The offloads the stack can take: the guest's partial checksums and 64 KiB TCP segments (guest
+ * TX: CSUM, HOST_TSO4) and frames marked as already checked, large TCP segments as GSO (guest
+ * RX: GUEST_CSUM, GUEST_TSO4). With them the user-mode network costs the guest none of its
+ * offloads. IPv6 and UFO are not offered (the stack is IPv4, UDP is never segmented).
+ */
+export const SLIRP_CAPS = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4;
 
 /**
  * The `slirp` backend: a user-mode NAT (the sans-I/O {@link SlirpStack}) driven by Node sockets.
- * No root, no tap device: the guest's traffic leaves through ordinary host sockets. Frames are
- * plain Ethernet (no virtio-net header: the device adapts), no offloads.
+ * No root, no tap device: the guest's traffic leaves through ordinary host sockets. With a
+ * virtio-net header (setCap 10 or 12) it takes the guest's offloads ({@link SLIRP_CAPS});
+ * with header length 0 frames are plain Ethernet and the device adapts.
  */
 export class SlirpBackend extends BackendBase {
   readonly stack: SlirpStack;
   readonly host: NodeSlirpHost;
-  private readonly scratch = new Uint8Array(MAX_FRAME);
+  private readonly scratch = new Uint8Array(MAX_FRAME + MAX_HDR);
+  private readonly txHeader = emptyVnetHeader();
+  private readonly rxHeader = emptyVnetHeader();
+  private readonly rxHeaderBytes = new Uint8Array(MAX_HDR);
+  private readonly rxIov: Uint8Array[] = [this.rxHeaderBytes, this.rxHeaderBytes];
+  private guestCsum = false;
+  private guestTso4 = false;
+  /** Frames from the guest whose virtio-net header was refused (bad checksum offsets, UFO…). */
+  offloadRefused = 0;
+  /** Guest frames whose partial checksum was completed here (NEEDS_CSUM). */
+  checksumsCompleted = 0;
+  /** Frames to the guest sent as one GSO segment. */
+  gsoFramesToGuest = 0;
+  private readonly mtu: number;
 
   private constructor(name: string, options: SlirpOptions, host: NodeSlirpHost) {
     super(name);
+    this.mtu = options.mtu;
     this.host = host;
     this.stack = new SlirpStack(options, { host, clock: () => host.now() });
     host.bind(this.stack);
@@ -96,31 +125,84 @@ export class SlirpBackend extends BackendBase {
   // BackendBase hooks: the base class checks state and arguments and keeps the counters.
 
   protected transmit(iov: Iov, iovcnt: number, length: number): boolean {
-    if (length > MAX_FRAME) return false;
-    const frame = iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
+    const hdrLen = this.vnetHdrLen;
+    if (length - hdrLen > MAX_FRAME) return false;
+    let frame: Uint8Array;
+    if (hdrLen === 0) {
+      frame = iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
+    } else {
+      // The header may be its own iov entry (the device's usual layout) or the start of one.
+      let whole: Uint8Array;
+      if (iovcnt === 1) whole = iov[0]!;
+      else if (iovcnt === 2 && iov[0]!.length === hdrLen) whole = iov[1]!;
+      else whole = this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
+      const headerBytes = whole === iov[1] ? iov[0]! : whole;
+      decodeVnetHeader(headerBytes, 0, hdrLen, this.txHeader);
+      frame = whole === iov[1] ? whole : whole.subarray(hdrLen);
+      if ((this.txHeader.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && frame.buffer !== this.scratch.buffer) {
+        // Guest memory is read-only to the device on TX: complete the checksum in a copy.
+        this.scratch.set(frame, 0);
+        frame = this.scratch.subarray(0, frame.length);
+      }
+      const refused = completeGuestChecksum(this.txHeader, frame);
+      if (refused !== undefined) {
+        this.offloadRefused++;
+        return false;
+      }
+      if ((this.txHeader.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) this.checksumsCompleted++;
+    }
     this.host.schedule(this.stack.input(frame, this.host.now()));
     return true;
   }
 
   protected pendingLength(): number {
-    return this.stack.peekFrame()?.length ?? 0;
+    const f = this.stack.peekFrame();
+    return f ? f.length + this.vnetHdrLen : 0;
   }
 
   protected receive(iov: Iov, iovcnt: number): number {
     const f = this.stack.peekFrame();
     if (!f) return 0;
-    const n = scatterIov(f, 0, f.length, iov, iovcnt);
+    const hdrLen = this.vnetHdrLen;
+    if (hdrLen === 0) {
+      const n = scatterIov(f, 0, f.length, iov, iovcnt);
+      this.stack.takeFrame();
+      return n;
+    }
+    guestRxHeader(f, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
+    encodeVnetHeader(this.rxHeader, this.rxHeaderBytes, 0, hdrLen);
+    if (this.rxHeader.gsoType !== 0) this.gsoFramesToGuest++;
+    const h = scatterIov(this.rxHeaderBytes.subarray(0, hdrLen), 0, hdrLen, iov, iovcnt);
+    if (h < 0) {
+      this.stack.takeFrame();
+      return -1;
+    }
+    const n = scatterIntoRest(f, iov, iovcnt, hdrLen, this.rxIov);
     this.stack.takeFrame();
-    return n;
+    return n < 0 ? -1 : hdrLen + n;
   }
 
   protected discard(): number {
-    return this.stack.takeFrame()?.length ?? 0;
+    const f = this.stack.takeFrame();
+    return f ? f.length + this.vnetHdrLen : 0;
   }
 
-  /** No offloads, and always header length 0: the device strips/prepends the header (bhyve semantics). */
-  protected applyCap(): number {
-    return 0;
+  protected override caps(): bigint {
+    return SLIRP_CAPS;
+  }
+
+  /**
+   * Header length 10 or 12: the backend uses it and honours the negotiated offloads. Length 0:
+   * plain frames (the device strips/prepends the header, bhyve semantics), so no offload can be
+   * carried.
+   */
+  protected applyCap(features: bigint, vnetHdrLen: number): number {
+    if (vnetHdrLen === 0 && features !== 0n) {
+      throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: offloads need a virtio-net header (setCap with length 10 or 12)`);
+    }
+    this.guestCsum = (features & VIRTIO_NET_F_GUEST_CSUM) !== 0n;
+    this.guestTso4 = this.guestCsum && (features & VIRTIO_NET_F_GUEST_TSO4) !== 0n;
+    return vnetHdrLen;
   }
 
   protected override async release(): Promise<void> {
@@ -131,4 +213,19 @@ export class SlirpBackend extends BackendBase {
 
 function describe(r: HostForward): string {
   return `${r.protocol}:${formatIpv4(r.hostAddr)}:${r.hostPort}-${formatIpv4(r.guestAddr)}:${r.guestPort}`;
+}
+
+/**
+ * Scatters `frame` into `iov[0..iovcnt)` starting `skip` bytes in (after the header). Returns the
+ * bytes written, or -1 when the iov is too short. `views` is a reusable array.
+ */
+function scatterIntoRest(frame: Uint8Array, iov: Iov, iovcnt: number, skip: number, views: Uint8Array[]): number {
+  let i = 0;
+  let left = skip;
+  while (i < iovcnt && left >= iov[i]!.length) left -= iov[i++]!.length;
+  if (i >= iovcnt) return frame.length === 0 ? 0 : -1;
+  views.length = 0;
+  views.push(iov[i]!.subarray(left));
+  for (let j = i + 1; j < iovcnt; j++) views.push(iov[j]!);
+  return scatterIov(frame, 0, frame.length, views, views.length);
 }

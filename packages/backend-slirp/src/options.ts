@@ -96,6 +96,9 @@ export const SLIRP_DEFAULTS: SlirpOptions = {
   reassembly: { maxDatagrams: 32, maxFragments: 64, maxBytes: 1 << 20, timeoutMs: 30_000 },
 };
 
+/** Largest IP MTU toward the guest: passt's default, 65535 rounded down for the 14-byte Ethernet header. */
+export const SLIRP_MTU_MAX = 65520;
+
 /** The options the `slirp` prefix accepts: QEMU `-netdev user` names and bhyve's. */
 export const SLIRP_OPTIONS: readonly BackendOption[] = [
   { name: 'net', description: 'the virtual network, ADDR[/PREFIX] or ADDR/MASK (default 10.0.2.0/24)' },
@@ -206,6 +209,7 @@ export function parseSlirpConfig(spec: string | BackendConfig | Record<string, u
   if (config.has('mtu')) {
     o.mtu = parseMtu(config.get('mtu')!);
     if (o.mtu < 576) throw new ConfigError('mtu', `${o.mtu} is below the IPv4 minimum of 576 the stack needs`);
+    if (o.mtu > SLIRP_MTU_MAX) throw new ConfigError('mtu', `${o.mtu} is above ${SLIRP_MTU_MAX} (passt's default: the largest IPv4 datagram that still leaves room for the Ethernet header in a 64 KiB frame)`);
   }
   o.hostForwards = config.getAll('hostfwd').map((h) => parseHostForward(h, o.dhcpStart));
   for (const f of o.hostForwards) inNet('hostfwd', f.guestAddr);
