@@ -14,6 +14,8 @@ import {
   RING_BUF_SIZE,
   RING_CUR,
   RING_DIR,
+  RING_DIR_RX,
+  RING_DIR_TX,
   RING_HEAD,
   RING_NUM_SLOTS,
   RING_SLOTS,
@@ -145,7 +147,9 @@ export class PortMemory {
       const numSlots = u32(base + RING_NUM_SLOTS);
       const bufSize = u32(base + RING_BUF_SIZE);
       const ringDir = dv.getUint16(base + RING_DIR, LITTLE_ENDIAN);
-      if (ringDir !== (dir === 'tx' ? 0 : 1)) fail(`${where} says it is a ${ringDir === 0 ? 'tx' : ringDir === 1 ? 'rx' : `dir-${ringDir}`} ring`);
+      if (ringDir !== (dir === 'tx' ? RING_DIR_TX : RING_DIR_RX)) {
+        fail(`${where} says it is a ${ringDir === RING_DIR_TX ? 'tx' : ringDir === RING_DIR_RX ? 'rx' : `dir-${ringDir}`} ring`);
+      }
       if (numSlots < 2 || numSlots > MAX_SLOTS) fail(`${where} claims ${numSlots} slots`);
       if (base + RING_SLOTS + SLOT_SIZE * numSlots > size) {
         fail(`${where} claims ${numSlots} slots, which end at ${base + RING_SLOTS + SLOT_SIZE * numSlots}, past the region`);

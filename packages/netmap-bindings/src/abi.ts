@@ -17,7 +17,14 @@ export const RING_BUF_OFS = 0; // int64: offset of the buffer pool from the ring
 export const RING_NUM_SLOTS = 8;
 export const RING_BUF_SIZE = 12; // nr_buf_size
 export const RING_ID = 16;
-export const RING_DIR = 18; // 0 tx, 1 rx
+export const RING_DIR = 18;
+/**
+ * netmap_ring.dir as the kernel writes it: `kring->tx` of `enum txrx { NR_RX = 0, NR_TX = 1 }`
+ * (netmap_kern.h, netmap_mem2.c). netmap.h's comment says "0: tx, 1: rx": that is wrong; checked
+ * on a real netmap module (see README).
+ */
+export const RING_DIR_TX = 1;
+export const RING_DIR_RX = 0;
 export const RING_HEAD = 20;
 export const RING_CUR = 24;
 export const RING_TAIL = 28;

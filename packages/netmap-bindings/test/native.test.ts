@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as abi from '../src/abi';
@@ -21,6 +21,8 @@ test('the TS layout mirrors the C definitions the addon was compiled with', () =
   assert.is(c.ringNumSlots, abi.RING_NUM_SLOTS);
   assert.is(c.ringBufSize, abi.RING_BUF_SIZE);
   assert.is(c.ringDir, abi.RING_DIR);
+  assert.is(c.ringDirTx, abi.RING_DIR_TX);
+  assert.is(c.ringDirRx, abi.RING_DIR_RX);
   assert.is(c.ringHead, abi.RING_HEAD);
   assert.is(c.ringCur, abi.RING_CUR);
   assert.is(c.ringTail, abi.RING_TAIL);
@@ -91,6 +93,24 @@ test('mmap maps MAP_SHARED read/write; unmap detaches every view', () => {
   native.unmap(region); // idempotent
   const check = execFileSync('od', ['-An', '-tu1', '-j200', '-N1', file]).toString().trim();
   assert.is(check, '7', 'the write went through the shared mapping');
+});
+
+test('unmap releases the mapping at once (the kernel keeps a netmap port alive while it is mapped)', () => {
+  const file = join(dir, 'region-now');
+  writeFileSync(file, new Uint8Array(3 * 4096));
+  const mapped = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(file)).length;
+  for (let i = 0; i < 50; i++) {
+    const fd = native.open(file);
+    const region = native.mmap(fd, 3 * 4096);
+    native.close(fd);
+    assert.is(mapped(), 1);
+    native.unmap(region);
+    assert.is(mapped(), 0, 'gone before any GC or event-loop turn');
+  }
+  // A buffer the addon did not map is detached, nothing else.
+  const plain = new ArrayBuffer(16);
+  native.unmap(plain);
+  assert.is(plain.byteLength, 0);
 });
 
 test.run();

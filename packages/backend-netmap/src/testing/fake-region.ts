@@ -10,6 +10,8 @@ import {
   RING_BUF_SIZE,
   RING_CUR,
   RING_DIR,
+  RING_DIR_RX,
+  RING_DIR_TX,
   RING_HEAD,
   RING_ID,
   RING_NUM_SLOTS,
@@ -185,7 +187,7 @@ export class FakeRegion {
     this.dv.setUint32(base + RING_NUM_SLOTS, slots, LITTLE_ENDIAN);
     this.dv.setUint32(base + RING_BUF_SIZE, this.bufSize, LITTLE_ENDIAN);
     this.dv.setUint16(base + RING_ID, index, LITTLE_ENDIAN);
-    this.dv.setUint16(base + RING_DIR, dir === 'tx' ? 0 : 1, LITTLE_ENDIAN);
+    this.dv.setUint16(base + RING_DIR, dir === 'tx' ? RING_DIR_TX : RING_DIR_RX, LITTLE_ENDIAN);
     const kring = new FakeKring(this, dir, index, base, slots);
     for (let s = 0; s < slots; s++) kring.setBufIdx(s, this.takeBuffer());
     return kring;

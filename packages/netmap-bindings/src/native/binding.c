@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -449,17 +450,41 @@ static napi_value nb_rxsync(napi_env env, napi_callback_info info) { return do_s
 
 /* ---------------------------------------------------------------- mmap */
 
+/*
+ * A mapped region. munmap must happen when unmap() is called, not when V8 releases the backing
+ * store (Node runs external-buffer finalizers later, from setImmediate): the kernel keeps the
+ * netmap port, its VALE switch slot and its memory allocator alive for as long as the mapping
+ * exists, so a closed port would linger (netmap has only 8 VALE switches; verified on a real
+ * module). unmap() therefore munmaps at once and marks the mapping; the finalizer only frees it.
+ * Live mappings are kept in a list (JS thread only) so unmap() can find one by address.
+ */
 struct mapping {
   void *addr;
   size_t size;
+  bool unmapped;
+  struct mapping *next;
 };
 
-/* Runs when the ArrayBuffer's backing store is released (GC, or after unmap() detached it). */
+static struct mapping *live_mappings;
+
+static void mapping_unlink(struct mapping *m) {
+  for (struct mapping **p = &live_mappings; *p; p = &(*p)->next) {
+    if (*p == m) {
+      *p = m->next;
+      return;
+    }
+  }
+}
+
+/* Runs when the ArrayBuffer's backing store is released (GC, or some time after unmap()). */
 static void mapping_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   struct mapping *m = hint;
-  munmap(m->addr, m->size);
+  if (!m->unmapped) {
+    munmap(m->addr, m->size);
+    mapping_unlink(m);
+  }
   free(m);
 }
 
@@ -473,7 +498,7 @@ static napi_value nb_mmap(napi_env env, napi_callback_info info) {
   if (argc < 2) return throw_type(env, "mmap(fd, size)");
   /* 16 GiB is far above any netmap allocator and far below what an ArrayBuffer may hold. */
   if (!arg_fd(env, argv[0], &fd) || !arg_int(env, argv[1], 1, (int64_t)1 << 34, &size, "size")) return NULL;
-  struct mapping *m = malloc(sizeof *m);
+  struct mapping *m = calloc(1, sizeof *m);
   if (!m) return throw_errno(env, ENOMEM, "malloc", "mapping");
   m->size = (size_t)size;
   m->addr = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -487,19 +512,36 @@ static napi_value nb_mmap(napi_env env, napi_callback_info info) {
     free(m);
     return throw_last(env);
   }
+  m->next = live_mappings;
+  live_mappings = m;
   return result;
 }
 
-/* unmap(arrayBuffer): detaches it (every view becomes empty), so the region can be unmapped. */
+/*
+ * unmap(arrayBuffer): detaches it (every view becomes empty, so nothing in JS can reach the
+ * region any more), then munmaps the region now. A buffer mmap() did not make is only detached.
+ */
 static napi_value nb_unmap(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   bool is_ab = false, detached = false;
+  void *data = NULL;
+  size_t length = 0;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab)
     return throw_type(env, "unmap(arrayBuffer)");
   CHECK(napi_is_detached_arraybuffer(env, argv[0], &detached));
-  if (!detached) CHECK(napi_detach_arraybuffer(env, argv[0]));
+  if (detached) return NULL;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  CHECK(napi_detach_arraybuffer(env, argv[0]));
+  for (struct mapping *m = live_mappings; m; m = m->next) {
+    if (m->addr == data && m->size == length) {
+      mapping_unlink(m);
+      m->unmapped = true;
+      if (munmap(m->addr, m->size) < 0) return throw_errno(env, errno, "munmap", "netmap region");
+      break;
+    }
+  }
   return NULL;
 }
 
@@ -517,6 +559,8 @@ static napi_value nb_abi(napi_env env, napi_callback_info info) {
   set_num(env, obj, "ringNumSlots", offsetof(struct nb_netmap_ring, num_slots));
   set_num(env, obj, "ringBufSize", offsetof(struct nb_netmap_ring, nr_buf_size));
   set_num(env, obj, "ringDir", offsetof(struct nb_netmap_ring, dir));
+  set_num(env, obj, "ringDirTx", NB_RING_DIR_TX);
+  set_num(env, obj, "ringDirRx", NB_RING_DIR_RX);
   set_num(env, obj, "ringHead", offsetof(struct nb_netmap_ring, head));
   set_num(env, obj, "ringCur", offsetof(struct nb_netmap_ring, cur));
   set_num(env, obj, "ringTail", offsetof(struct nb_netmap_ring, tail));

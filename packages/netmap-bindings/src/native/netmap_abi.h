@@ -31,6 +31,11 @@ struct nb_netmap_slot {
   uint64_t ptr;
 };
 
+/* netmap_ring.dir holds the kernel's kring->tx, enum txrx { NR_RX = 0, NR_TX = 1 } (netmap_kern.h).
+ * netmap.h's field comment ("0: tx, 1: rx") is wrong; a real module writes these values. */
+#define NB_RING_DIR_TX 1
+#define NB_RING_DIR_RX 0
+
 /* A TX or RX ring; the slots follow the header, which is padded to a cache line after sem. */
 struct nb_netmap_ring {
   int64_t buf_ofs;
