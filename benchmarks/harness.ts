@@ -4,7 +4,8 @@
  * calls `h.report`. Timings on shared 2-core machines are noisy, so every figure is the median of
  * several rounds, and what counts is the ratio to the reference.
  */
-export type Unit = 'Mpps' | 'Gbit/s';
+/** Rates (higher is better) and latency in microseconds (`us`, lower is better: the ratio reads inverted). */
+export type Unit = 'Mpps' | 'Gbit/s' | 'conn/s' | 'us';
 
 export interface Measurement {
   /** Operations (frames, chains…) per second, median over the rounds. */
