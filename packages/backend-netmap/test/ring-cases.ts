@@ -16,10 +16,17 @@ export interface RingEnv {
   settle?(): Promise<void>;
 }
 
-/** A frame whose bytes encode `seq` and their position. */
+/**
+ * A frame whose bytes encode `seq` and their position, behind a real Ethernet address pair:
+ * broadcast from one locally administered unicast address. The kernel's VALE switch learns
+ * source addresses, so frames with arbitrary bytes there get sent back to the port that "owns"
+ * an address an earlier frame used as its source, and dropped (seen on a real module).
+ */
 export function pattern(len: number, seq: number): Uint8Array {
   const f = new Uint8Array(len);
   for (let i = 0; i < len; i++) f[i] = (i * 7 + seq * 13) & 0xff;
+  f.fill(0xff, 0, Math.min(len, 6));
+  if (len > 6) f.set([0x02, 0, 0, 0, 0, 0x0a].slice(0, len - 6), 6);
   return f;
 }
 
