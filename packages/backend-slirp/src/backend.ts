@@ -6,7 +6,8 @@ import {
 import { formatIpv4 } from '@netbe/wire';
 import { NodeSlirpHost } from './node-host';
 import { parseSlirpConfig, type HostForward, type SlirpOptions } from './options';
-import { completeGuestChecksum, guestRxHeader } from './offload';
+import { GsoCoalescer } from './gso-coalescer';
+import { checkGuestOffload, guestRxHeader } from './offload';
 import { parseResolvConf } from './resolv-conf';
 import { SlirpStack, type SlirpDescription } from './stack';
 import type { SlirpCounters } from './counters';
@@ -47,10 +48,15 @@ export class SlirpBackend extends BackendBase {
   private readonly rxIov: Uint8Array[] = [this.rxHeaderBytes, this.rxHeaderBytes];
   private guestCsum = false;
   private guestTso4 = false;
+  /** Back-to-back TCP segments toward a GUEST_TSO4 guest, merged into one GSO frame. */
+  readonly coalescer = new GsoCoalescer();
+  private readonly rxFrame = new Uint8Array(MAX_FRAME);
+  private readonly peekStack = (): Uint8Array | undefined => this.stack.peekFrame();
+  private readonly takeStack = (): Uint8Array | undefined => this.stack.takeFrame();
   /** Frames from the guest whose virtio-net header was refused (bad checksum offsets, UFO…). */
   offloadRefused = 0;
-  /** Guest frames whose partial checksum was completed here (NEEDS_CSUM). */
-  checksumsCompleted = 0;
+  /** Guest frames taken with a partial checksum (NEEDS_CSUM), not verified. */
+  checksumsOffloaded = 0;
   /** Frames to the guest sent as one GSO segment. */
   gsoFramesToGuest = 0;
   private readonly mtu: number;
@@ -132,57 +138,79 @@ export class SlirpBackend extends BackendBase {
       frame = iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
     } else {
       // The header may be its own iov entry (the device's usual layout) or the start of one.
-      let whole: Uint8Array;
-      if (iovcnt === 1) whole = iov[0]!;
-      else if (iovcnt === 2 && iov[0]!.length === hdrLen) whole = iov[1]!;
-      else whole = this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
-      const headerBytes = whole === iov[1] ? iov[0]! : whole;
-      decodeVnetHeader(headerBytes, 0, hdrLen, this.txHeader);
-      frame = whole === iov[1] ? whole : whole.subarray(hdrLen);
-      if ((this.txHeader.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && frame.buffer !== this.scratch.buffer) {
-        // Guest memory is read-only to the device on TX: complete the checksum in a copy.
-        this.scratch.set(frame, 0);
-        frame = this.scratch.subarray(0, frame.length);
-      }
-      const refused = completeGuestChecksum(this.txHeader, frame);
+      const split = iovcnt === 2 && iov[0]!.length === hdrLen;
+      const whole = split ? iov[0]! : iovcnt === 1 ? iov[0]! : this.scratch.subarray(0, gatherIov(iov, iovcnt, this.scratch, 0));
+      decodeVnetHeader(whole, 0, hdrLen, this.txHeader);
+      frame = split ? iov[1]! : whole.subarray(hdrLen);
+      const refused = checkGuestOffload(this.txHeader, frame);
       if (refused !== undefined) {
         this.offloadRefused++;
         return false;
       }
-      if ((this.txHeader.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) this.checksumsCompleted++;
+      if ((this.txHeader.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+        // The guest left its TCP/UDP checksum to us: the stack takes the payload without it.
+        this.checksumsOffloaded++;
+        this.stack.l4ChecksumOffloaded = true;
+        try {
+          this.host.schedule(this.stack.input(frame, this.host.now()));
+        } finally {
+          this.stack.l4ChecksumOffloaded = false;
+        }
+        return true;
+      }
     }
     this.host.schedule(this.stack.input(frame, this.host.now()));
     return true;
   }
 
   protected pendingLength(): number {
+    if (this.guestTso4 && this.vnetHdrLen > 0) {
+      const merged = this.coalescer.extend(this.peekStack, this.takeStack);
+      if (merged > 0) return merged + this.vnetHdrLen;
+    }
     const f = this.stack.peekFrame();
     return f ? f.length + this.vnetHdrLen : 0;
   }
 
   protected receive(iov: Iov, iovcnt: number): number {
+    const hdrLen = this.vnetHdrLen;
+    if (hdrLen > 0 && this.guestTso4) {
+      if (this.coalescer.held === 0) this.coalescer.extend(this.peekStack, this.takeStack);
+      if (this.coalescer.held > 0) {
+        const { length, single } = this.coalescer.emit(this.rxFrame, this.rxHeader);
+        const frame = this.rxFrame.subarray(0, length);
+        if (single) guestRxHeader(frame, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
+        return this.scatterWithHeader(frame, iov, iovcnt);
+      }
+    }
     const f = this.stack.peekFrame();
     if (!f) return 0;
-    const hdrLen = this.vnetHdrLen;
     if (hdrLen === 0) {
       const n = scatterIov(f, 0, f.length, iov, iovcnt);
       this.stack.takeFrame();
       return n;
     }
     guestRxHeader(f, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
+    this.stack.takeFrame();
+    return this.scatterWithHeader(f, iov, iovcnt);
+  }
+
+  /** Writes {@link rxHeader} and `frame` into the iov: total length, or -1 when it does not fit. */
+  private scatterWithHeader(frame: Uint8Array, iov: Iov, iovcnt: number): number {
+    const hdrLen = this.vnetHdrLen;
     encodeVnetHeader(this.rxHeader, this.rxHeaderBytes, 0, hdrLen);
     if (this.rxHeader.gsoType !== 0) this.gsoFramesToGuest++;
-    const h = scatterIov(this.rxHeaderBytes.subarray(0, hdrLen), 0, hdrLen, iov, iovcnt);
-    if (h < 0) {
-      this.stack.takeFrame();
-      return -1;
-    }
-    const n = scatterIntoRest(f, iov, iovcnt, hdrLen, this.rxIov);
-    this.stack.takeFrame();
+    if (scatterIov(this.rxHeaderBytes, 0, hdrLen, iov, iovcnt) < 0) return -1;
+    const n = scatterIntoRest(frame, iov, iovcnt, hdrLen, this.rxIov);
     return n < 0 ? -1 : hdrLen + n;
   }
 
   protected discard(): number {
+    if (this.coalescer.held > 0) {
+      const len = this.coalescer.pendingLength + this.vnetHdrLen;
+      this.coalescer.clear();
+      return len;
+    }
     const f = this.stack.takeFrame();
     return f ? f.length + this.vnetHdrLen : 0;
   }
@@ -200,6 +228,7 @@ export class SlirpBackend extends BackendBase {
     if (vnetHdrLen === 0 && features !== 0n) {
       throw new NetbeError('ERR_UNSUPPORTED', `${this.name}: offloads need a virtio-net header (setCap with length 10 or 12)`);
     }
+    this.coalescer.clear(); // segments held for a guest whose offloads change: TCP retransmits them
     this.guestCsum = (features & VIRTIO_NET_F_GUEST_CSUM) !== 0n;
     this.guestTso4 = this.guestCsum && (features & VIRTIO_NET_F_GUEST_TSO4) !== 0n;
     return vnetHdrLen;

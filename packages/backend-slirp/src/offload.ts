@@ -1,13 +1,12 @@
 /**
- * virtio-net header work for the slirp backend (virtio 1.2 §5.1.6.2 and §5.1.6.4): completing a
- * guest's partial checksum (NEEDS_CSUM) so the stack sees an ordinary frame, and the header for a
- * frame toward the guest (DATA_VALID; TCP GSO when the segment is larger than the MTU allows).
+ * virtio-net header work for the slirp backend (virtio 1.2 §5.1.6.2 and §5.1.6.4): checking the
+ * header of a guest frame (NEEDS_CSUM offsets, GSO type), and the header for a frame toward the
+ * guest (DATA_VALID; TCP GSO when the segment is larger than the MTU allows).
  * Pure functions over bytes: no Node API.
  */
 import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, type VnetHeader,
 } from '@netbe/core';
-import { checksumAdd, foldChecksum } from '@netbe/wire';
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -17,13 +16,13 @@ const IPPROTO_TCP = 6;
 export type OffloadRefusal = 'csum-out-of-range' | 'gso-unsupported';
 
 /**
- * Applies what the guest's header asks of the device to `frame` (the frame without header, a
- * copy the caller owns): NEEDS_CSUM → the one's-complement sum from `csumStart` to the end of
- * the IP datagram is stored at `csumStart + csumOffset` (the field holds the pseudo-header sum,
- * §5.1.6.2). GSO_TCPV4 frames are kept whole: the stack consumes a 64 KiB segment as one.
- * Returns undefined when done, or why the frame must be dropped (hostile offsets, other GSO types).
+ * Checks what the guest's header asks of the device for `frame` (the frame without header):
+ * GSO_NONE or GSO_TCPV4 (a TSO segment is consumed whole by the stack, never split), and for
+ * NEEDS_CSUM a checksum field inside the IP datagram (virtio 1.2 §5.1.6.2). The partial checksum
+ * itself is neither completed nor verified: the stack reads the payload, not the checksum.
+ * Returns undefined when the frame may go in, or why it must be dropped.
  */
-export function completeGuestChecksum(hdr: VnetHeader, frame: Uint8Array): OffloadRefusal | undefined {
+export function checkGuestOffload(hdr: VnetHeader, frame: Uint8Array): OffloadRefusal | undefined {
   const gso = hdr.gsoType & 0x7f;
   if (gso !== VIRTIO_NET_HDR_GSO_NONE && gso !== VIRTIO_NET_HDR_GSO_TCPV4) return 'gso-unsupported';
   if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0) return undefined;
@@ -32,11 +31,7 @@ export function completeGuestChecksum(hdr: VnetHeader, frame: Uint8Array): Offlo
     const total = (frame[ETH_HLEN + 2]! << 8) | frame[ETH_HLEN + 3]!;
     if (ETH_HLEN + total <= frame.length) end = ETH_HLEN + total; // ignore Ethernet padding
   }
-  const field = hdr.csumStart + hdr.csumOffset;
-  if (hdr.csumStart < ETH_HLEN || field + 2 > end) return 'csum-out-of-range';
-  const sum = foldChecksum(checksumAdd(frame, hdr.csumStart, end));
-  frame[field] = sum >>> 8;
-  frame[field + 1] = sum & 0xff;
+  if (hdr.csumStart < ETH_HLEN || hdr.csumStart + hdr.csumOffset + 2 > end) return 'csum-out-of-range';
   return undefined;
 }
 

@@ -119,6 +119,12 @@ export class SlirpStack implements HostEvents {
   // ------------------------------------------------------------------ guest → stack
 
   /** One Ethernet frame from the guest (the bytes are only read during the call). */
+  /**
+   * Set by a driver for the duration of one {@link input} whose TCP/UDP checksum the guest left to
+   * the device (virtio NEEDS_CSUM): the transport checksum is not verified (there is none yet).
+   */
+  l4ChecksumOffloaded = false;
+
   input(frame: Uint8Array, now: number): number {
     this.lastNow = now;
     if (this.closed) return Infinity;
@@ -228,7 +234,7 @@ export class SlirpStack implements HostEvents {
     } catch (e) {
       return this.dropWire(e, 'udp-malformed');
     }
-    if (!udp.checksumValid(ip.src, ip.dst)) return this.counters.drop('udp-bad-checksum');
+    if (!this.l4ChecksumOffloaded && !udp.checksumValid(ip.src, ip.dst)) return this.counters.drop('udp-bad-checksum');
     const o = this.options;
     const dst = ip.dst;
     if (udp.dstPort === DHCP_SERVER_PORT && (broadcast || dst === o.gateway)) return this.dhcpInput(udp, now);
@@ -320,7 +326,7 @@ export class SlirpStack implements HostEvents {
     } catch (e) {
       return this.dropWire(e, 'tcp-malformed');
     }
-    if (!seg.checksumValid(ip.src, ip.dst)) return this.counters.drop('tcp-bad-checksum');
+    if (!this.l4ChecksumOffloaded && !seg.checksumValid(ip.src, ip.dst)) return this.counters.drop('tcp-bad-checksum');
     this.tcp.input(ip.src, ip.dst, seg, this.tcpDestination(ip.dst, seg.dstPort), now);
   }
 
