@@ -319,7 +319,7 @@ export class SplitQueue implements DescriptorTableSource {
     // ring views. Anything else, every error, and rings without typed views take the general
     // walk below. Written out by hand (no helper calls on a view-cache hit) so that it compiles
     // to straight-line code.
-    if (this.typedRings && this.error === null) {
+    if (this.typedRings === true && this.error === null) {
       const last = this.lastAvailIdx;
       let available = (this.availShadow - last) & 0xffff;
       if (available === 0 || available > this.ringSize) available = this.refreshAvail();
@@ -330,16 +330,17 @@ export class SplitQueue implements DescriptorTableSource {
         const d = 4 * head;
         const flags = desc[d + 3]! & 0xffff;
         if ((flags & (F_NEXT | F_INDIRECT)) === 0) {
-          const addr = desc[d + 1]! * TWO_32 + desc[d]!;
+          const addrLow = desc[d]!;
+          const addr = desc[d + 1]! * TWO_32 + addrLow;
           const len = desc[d + 2]!;
           const cache = this.views;
-          const slot = cache.slot(addr, len);
+          const slot = cache.slotOfLow(addrLow, len);
           const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
           if (view !== null) {
             const next = (last + 1) & 0xffff;
             this.lastAvailIdx = next;
             // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past this one.
-            if (this.eventIdx && this.notificationsEnabled) this.usedHalves[2 + 4 * this.ringSize] = next;
+            if (this.eventIdx === true && this.notificationsEnabled === true) this.usedHalves[2 + 4 * this.ringSize] = next;
             chain.head = head;
             chain.iov[0] = view;
             chain.addrs[0] = addr;
@@ -417,9 +418,9 @@ export class SplitQueue implements DescriptorTableSource {
    * vq_relchain_prepare). `len` is the number of bytes the device wrote into the chain.
    */
   addUsed(head: number, len: number): void {
-    if (!this.ready) return;
+    if (this.ready !== true) return;
     if (!(head >= 0 && head < this.ringSize)) throw usedHeadOutside(head, this.ringSize);
-    if (this.typedRings) {
+    if (this.typedRings === true) {
       const w = 1 + 2 * (this.usedIdx & this.mask);
       this.usedWords[w] = head;
       this.usedWords[w + 1] = len;

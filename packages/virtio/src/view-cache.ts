@@ -31,8 +31,13 @@ export class ViewCache {
 
   /** The entry index for [addr, addr+len). */
   slot(addr: number, len: number): number {
+    return this.slotOfLow(addr >>> 0, len);
+  }
+
+  /** The entry index from the low 32 bits of the address (as a descriptor holds them) and the length. */
+  slotOfLow(addrLow: number, len: number): number {
     // Fibonacci hashing of the low 32 address bits (exact for integers below 2^53) and the length.
-    return Math.imul((addr >>> 0) ^ Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+    return Math.imul(addrLow ^ Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
   /** The cached view of [addr, addr+len), or null. */
