@@ -5,6 +5,11 @@ import { formatIpv4, parseIpv4Address, type Ipv4Address } from '@netbe/wire';
 import type { HostEvents, SlirpHost } from './host';
 
 /** The stack as the adapter sees it: its event methods, plus the two it needs for accepted sockets. */
+
+/** Bytes per read from an outbound host TCP socket: four 65480-byte segments (MTU 65520). */
+const READ_SIZE = 4 * 65480;
+/** A read at least this large keeps its buffer; a smaller one is copied to its own size. */
+const KEEP_READ_BUFFER = READ_SIZE / 4;
 export interface StackEvents extends HostEvents {
   allocHandle(): number;
   hostTcpListening(handle: number, port: number): void;
@@ -143,7 +148,29 @@ export class NodeSlirpHost implements SlirpHost {
   // ---------------------------------------------------------------- TCP
 
   tcpConnect(handle: number, dstAddr: Ipv4Address, dstPort: number): void {
-    const sock = tcpConnect({ host: formatIpv4(dstAddr), port: dstPort, allowHalfOpen: true, noDelay: true });
+    // Reads of up to READ_SIZE bytes straight into our own buffers (Node's own are 64 KiB: a
+    // 65520-byte MTU then cut every read into a 65480-byte segment and a 56-byte one). A large
+    // read keeps its buffer (the send queue holds it until acknowledged); a small one is copied
+    // out so an idle connection never pins READ_SIZE bytes.
+    let next = new Uint8Array(READ_SIZE);
+    const sock = tcpConnect({
+      host: formatIpv4(dstAddr),
+      port: dstPort,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: {
+        buffer: () => next,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          let chunk: Uint8Array;
+          if (n >= KEEP_READ_BUFFER) {
+            chunk = buf.subarray(0, n);
+            next = new Uint8Array(READ_SIZE);
+          } else chunk = buf.slice(0, n);
+          this.emit((ev, now) => ev.hostTcpData(handle, chunk, now));
+          return true; // pausing is the stack's call (tcpPause)
+        },
+      },
+    });
     this.wireTcp(handle, sock);
     sock.once('connect', () => this.emit((ev, now) => ev.hostTcpConnected(handle, now)));
   }
@@ -186,6 +213,7 @@ export class NodeSlirpHost implements SlirpHost {
     this.onListenerResult();
   }
 
+  /** Accepted sockets (hostfwd) read with Node's 64 KiB buffers and 'data' events. */
   private wireTcp(handle: number, sock: TcpSocket): void {
     this.tcp.set(handle, sock);
     sock.on('data', (buf: Buffer) => this.emit((ev, now) => ev.hostTcpData(handle, new Uint8Array(buf.buffer, buf.byteOffset, buf.length), now)));
