@@ -221,5 +221,41 @@ function nicSuite() {
       socket.close();
     }
   });
+  nic('two backends on rings 0 and 3 of a 4-queue NIC share one mapping; closing one leaves the other working; all rings are read', async () => {
+    const [M0, M1] = [`nbm${tag}a`, `nbm${tag}b`];
+    ip('link', 'add', M0, 'numtxqueues', '4', 'numrxqueues', '4', 'type', 'veth', 'peer', 'name', M1, 'numtxqueues', '4', 'numrxqueues', '4');
+    try {
+      ip('link', 'set', M0, 'up');
+      ip('link', 'set', M1, 'up');
+      const all = NetmapBackend.open(`netmap:${M1}`);
+      const ring0 = NetmapBackend.open(`netmap:${M0}-0`);
+      const ring3 = NetmapBackend.open(`netmap:${M0}-3`);
+      const internals = (be: NetmapBackend) => be as unknown as { port: { memory: ArrayBuffer }; rxRings: unknown[] };
+      try {
+        assert.is(internals(all).rxRings.length, 4);
+        assert.ok(internals(ring0).port.memory === internals(ring3).port.memory, 'one mapping for the shared allocator');
+        const ours = (f: Uint8Array): boolean => f[12] === 0x88 && f[13] === 0xb5;
+        const receiveAll = async (want: number): Promise<number> => {
+          let got = 0;
+          while (got < want && (await receiveMatching(all, ours, 3000))) got++;
+          return got;
+        };
+        for (let i = 0; i < 50; i++) assert.is(ring0.send([nicFrame(80, i)], 1), 80);
+        for (let i = 0; i < 50; i++) assert.is(ring3.send([nicFrame(80, 100 + i)], 1), 80);
+        assert.is(await receiveAll(100), 100);
+        await ring0.close();
+        assert.ok(internals(ring3).port.memory.byteLength > 0, 'still mapped for ring 3');
+        for (let i = 0; i < 50; i++) assert.is(ring3.send([nicFrame(80, 200 + i)], 1), 80);
+        assert.is(await receiveAll(50), 50);
+      } finally {
+        await ring0.close();
+        await ring3.close();
+        await all.close();
+      }
+    } finally {
+      ip('link', 'del', M0);
+    }
+  });
+
   return nic;
 }
