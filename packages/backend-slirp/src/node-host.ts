@@ -6,8 +6,10 @@ import type { HostEvents, SlirpHost } from './host';
 
 /** The stack as the adapter sees it: its event methods, plus the two it needs for accepted sockets. */
 
-/** Bytes per read from an outbound host TCP socket: four 65480-byte segments (MTU 65520). */
+/** Bytes per read from an outbound host TCP socket in bulk: four 65480-byte segments (MTU 65520). */
 const READ_SIZE = 4 * 65480;
+/** The first read buffer of a connection (grown to READ_SIZE when a read fills it). */
+const FIRST_READ = 16384;
 /** A read at least this large keeps its buffer; a smaller one is copied to its own size. */
 const KEEP_READ_BUFFER = READ_SIZE / 4;
 export interface StackEvents extends HostEvents {
@@ -148,11 +150,12 @@ export class NodeSlirpHost implements SlirpHost {
   // ---------------------------------------------------------------- TCP
 
   tcpConnect(handle: number, dstAddr: Ipv4Address, dstPort: number): void {
-    // Reads of up to READ_SIZE bytes straight into our own buffers (Node's own are 64 KiB: a
-    // 65520-byte MTU then cut every read into a 65480-byte segment and a 56-byte one). A large
-    // read keeps its buffer (the send queue holds it until acknowledged); a small one is copied
-    // out so an idle connection never pins READ_SIZE bytes.
-    let next = new Uint8Array(READ_SIZE);
+    // Reads straight into our own buffers: FIRST_READ bytes at first (a request/response
+    // connection never allocates more), READ_SIZE once a read fills its buffer (a bulk
+    // transfer; Node's own 64 KiB reads cut every read into a 65480-byte segment and a 56-byte
+    // one at MTU 65520). A large read keeps its buffer (the send queue holds it until
+    // acknowledged); a small one is copied out so an idle connection never pins a large buffer.
+    let next = new Uint8Array(FIRST_READ);
     const sock = tcpConnect({
       host: formatIpv4(dstAddr),
       port: dstPort,
@@ -165,7 +168,10 @@ export class NodeSlirpHost implements SlirpHost {
           if (n >= KEEP_READ_BUFFER) {
             chunk = buf.subarray(0, n);
             next = new Uint8Array(READ_SIZE);
-          } else chunk = buf.slice(0, n);
+          } else {
+            chunk = buf.slice(0, n);
+            if (n === buf.length) next = new Uint8Array(READ_SIZE);
+          }
           this.emit((ev, now) => ev.hostTcpData(handle, chunk, now));
           return true; // pausing is the stack's call (tcpPause)
         },
