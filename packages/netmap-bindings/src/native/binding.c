@@ -218,12 +218,14 @@ static napi_value nb_register(napi_env env, napi_callback_info info) {
   int err = errno;
   if (!no_ctrl(err)) return throw_errno(env, err, "ioctl(NIOCCTRL, NETMAP_REQ_REGISTER)", name);
 
-  /* Legacy NIOCREGIF: the mode travels in nr_flags, the ring in nr_ringid. */
+  /* Legacy NIOCREGIF: the mode travels in nr_flags, the ring in nr_ringid. The kernel passes the
+   * other nr_flags bits on as register flags: without NR_ACCEPT_VNET_HDR a port that carries a
+   * virtio-net header refuses the registration with EIO (checked on a real module). */
   struct nb_nmreq_legacy req;
   memset(&req, 0, sizeof req);
   if (!copy_name(req.nr_name, sizeof req.nr_name, name)) return throw_errno(env, ENAMETOOLONG, "ioctl(NIOCREGIF)", name);
   req.nr_version = NB_NETMAP_API;
-  req.nr_flags = (uint32_t)mode;
+  req.nr_flags = (uint32_t)mode | (uint32_t)NB_NR_ACCEPT_VNET_HDR;
   req.nr_ringid = (uint16_t)(ringid | NB_LEGACY_NO_TX_POLL);
   req.nr_arg2 = (uint16_t)mem_id;
   if (ioctl_retry(fd, NB_NIOCREGIF, &req) < 0) return throw_errno(env, errno, "ioctl(NIOCREGIF)", name);
