@@ -9,7 +9,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { createServer, type Server, type Socket } from 'node:net';
 import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, decodeVnetHeader, emptyVnetHeader, type VnetHeader,
 } from '@netbe/core';
@@ -18,6 +17,7 @@ import { waitFor } from '@netbe/test-utils';
 import { GsoCoalescer } from '../src/gso-coalescer';
 import { SlirpBackend, SLIRP_CAPS } from '../src/backend';
 import { GATEWAY, GUEST, tcpFrame } from './helpers/guest';
+import { HostServer } from './helpers/host-server';
 
 const seg = (seq: number, payload: Uint8Array, flags = TCP_ACK, srcPort = 80, ack = 7): Uint8Array =>
   tcpFrame(GATEWAY, GUEST, { srcPort, dstPort: 40000, seq, ack, flags, window: 500 }, payload);
@@ -115,22 +115,13 @@ test('hostile or odd frames in the queue never throw and pass through untouched'
   );
 });
 
-let server: Server | undefined;
-const sockets: Socket[] = [];
-let backend: SlirpBackend | undefined;
-test.after.each(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server = undefined;
-  await backend?.close();
-  backend = undefined;
-});
+const host = new HostServer();
+const sockets = host.sockets;
+test.after.each(() => host.close());
 
 test('MTU 1500, GUEST_TSO4: 200 KB from a host socket reach the guest as GSO frames, every byte in order', async () => {
-  server = createServer((s) => sockets.push(s));
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  const be = (backend = await SlirpBackend.create('slirp,loopback=on,icmp=off,resolver=127.0.0.1'));
+  const port = await host.listen();
+  const be = (host.backend = await SlirpBackend.create('slirp,loopback=on,icmp=off,resolver=127.0.0.1'));
   be.setCap(SLIRP_CAPS, 12);
   const data: Uint8Array[] = [];
   let gsoFrames = 0;

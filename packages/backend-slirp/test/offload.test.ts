@@ -7,7 +7,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { createServer, type Server, type Socket } from 'node:net';
 import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP, decodeVnetHeader, emptyVnetHeader,
   encodeVnetHeader, type VnetHeader,
@@ -17,6 +16,7 @@ import { waitFor, withTimeout } from '@netbe/test-utils';
 import { SlirpBackend, SLIRP_CAPS } from '../src/backend';
 import { checkGuestOffload, guestRxHeader } from '../src/offload';
 import { GATEWAY, GUEST, tcpFrame } from './helpers/guest';
+import { HostServer } from './helpers/host-server';
 
 /** Replaces the TCP checksum of an IPv4/TCP frame by the pseudo-header sum, as a guest with CSUM offload leaves it. */
 function partial(frame: Uint8Array): Uint8Array {
@@ -75,28 +75,16 @@ test('guestRxHeader: DATA_VALID with GUEST_CSUM; GSO only beyond the MTU with GU
   }));
 });
 
-let server: Server | undefined;
-const sockets: Socket[] = [];
-let backend: SlirpBackend | undefined;
-test.after.each(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server = undefined;
-  await backend?.close();
-  backend = undefined;
-});
+const host = new HostServer();
+const sockets = host.sockets;
+test.after.each(() => host.close());
 
 test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one; replies carry DATA_VALID, MTU 65520', async () => {
   let received = 0;
-  server = createServer((s) => {
-    sockets.push(s);
-    s.on('data', (d) => {
-      received += d.length;
-    });
+  const port = await host.listen((d) => {
+    received += d.length;
   });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  backend = await SlirpBackend.create('slirp,loopback=on,mtu=65520,icmp=off,resolver=127.0.0.1');
+  const backend = (host.backend = await SlirpBackend.create('slirp,loopback=on,mtu=65520,icmp=off,resolver=127.0.0.1'));
   assert.is(backend.getCap(), SLIRP_CAPS);
   backend.setCap(SLIRP_CAPS, 12);
   const got: Array<{ hdr: VnetHeader; tcp?: TcpPacket; ipLen: number }> = [];
@@ -147,8 +135,8 @@ test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one;
 });
 
 test('offloads need a header: setCap with length 0 and offloads is refused; plain frames stay plain', async () => {
-  backend = await SlirpBackend.create('slirp,icmp=off,resolver=127.0.0.1');
-  assert.throws(() => backend!.setCap(SLIRP_CAPS, 0), /offloads need a virtio-net header/);
+  const backend = (host.backend = await SlirpBackend.create('slirp,icmp=off,resolver=127.0.0.1'));
+  assert.throws(() => backend.setCap(SLIRP_CAPS, 0), /offloads need a virtio-net header/);
   backend.setCap(0n, 0);
   assert.is(backend.vnetHdrLen, 0);
   await withTimeout(1000, SlirpBackend.create('slirp,mtu=65521').then(() => assert.unreachable('accepted'), (e: Error) => assert.match(e.message, /65521 is above 65520/)), 'mtu check');
