@@ -177,8 +177,7 @@ export class SlirpBackend extends BackendBase {
     if (hdrLen > 0 && this.guestTso4) {
       if (this.coalescer.held === 0) this.coalescer.extend(this.peekStack, this.takeStack);
       if (this.coalescer.held > 0) {
-        const { length, single } = this.coalescer.emit(this.rxFrame, this.rxHeader);
-        const frame = this.rxFrame.subarray(0, length);
+        const { frame, single } = this.coalescer.emit(this.rxFrame, this.rxHeader);
         if (single) guestRxHeader(frame, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
         return this.scatterWithHeader(frame, iov, iovcnt);
       }

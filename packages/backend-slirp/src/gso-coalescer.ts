@@ -129,18 +129,14 @@ export class GsoCoalescer {
   }
 
   /**
-   * Writes the held segments into `out` as one frame and fills `hdr`: one segment goes out as it
-   * is (DATA_VALID set by the caller's policy: `single` = true); several become one GSO_TCPV4
-   * frame with NEEDS_CSUM. Returns the frame length, and forgets the segments.
+   * Returns the held segments as one frame and forgets them: one segment is returned as it is
+   * (no copy; `hdr` untouched, the caller's policy applies); several are written into `out` as one
+   * GSO_TCPV4 frame with NEEDS_CSUM, described in `hdr`. Empty when nothing is held.
    */
-  emit(out: Uint8Array, hdr: VnetHeader): { length: number; single: boolean } {
+  emit(out: Uint8Array, hdr: VnetHeader): { frame: Uint8Array; single: boolean } {
     const n = this.segments.length;
-    if (n === 0) return { length: 0, single: true };
-    if (n === 1) {
-      const f = this.segments.pop()!;
-      out.set(f, 0);
-      return { length: f.length, single: true };
-    }
+    if (n === 0) return { frame: out.subarray(0, 0), single: true };
+    if (n === 1) return { frame: this.segments.pop()!, single: true };
     const first = this.segments[0]!;
     const last = this.segments[n - 1]!;
     const headers = ETH + 20 + this.first.tcpHl;
@@ -180,7 +176,7 @@ export class GsoCoalescer {
     this.merged++;
     this.segmentsMerged += n;
     this.segments.length = 0;
-    return { length: at, single: false };
+    return { frame: out.subarray(0, at), single: false };
   }
 
   /** Drops what is held (close, or the frame could not be delivered). Returns how many segments. */
