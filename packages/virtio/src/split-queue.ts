@@ -420,10 +420,13 @@ export class SplitQueue implements DescriptorTableSource {
   addUsed(head: number, len: number): void {
     if (this.ready !== true) return;
     if (!(head >= 0 && head < this.ringSize)) throw usedHeadOutside(head, this.ringSize);
-    if (this.typedRings === true) {
-      const w = 1 + 2 * (this.usedIdx & this.mask);
-      this.usedWords[w] = head;
-      this.usedWords[w + 1] = len;
+    const words = this.usedWords;
+    const w = 1 + 2 * (this.usedIdx & this.mask);
+    // A typed-array store past the end (a detached buffer has length 0) is silently dropped;
+    // the DataView path throws, as an access to unmapped guest memory must.
+    if (this.typedRings === true && w + 1 < words.length) {
+      words[w] = head;
+      words[w + 1] = len;
     } else {
       const off = this.usedOffset + 4 + USED_ELEM * (this.usedIdx & this.mask);
       this.usedView.setUint32(off, head, true);

@@ -59,6 +59,17 @@ test('rings in memory at an odd byte offset of their buffer (no typed ring views
   assert.equal(odd, aligned);
 });
 
+test('guest memory detached under a queue: the next ring access throws, nothing is written silently', () => {
+  const buffer = new ArrayBuffer(1 << 20);
+  const r = rig({ driver: { memory: new GuestMemory([{ guestPhysAddr: 0, bytes: new Uint8Array(buffer) }]) } });
+  r.driver.post({ readable: [pattern(8)] });
+  r.driver.post({ readable: [pattern(8)] });
+  assert.ok(r.queue.pop(r.chain));
+  structuredClone(buffer, { transfer: [buffer] }); // detaches it
+  assert.throws(() => r.queue.addUsed(r.chain.head, 0), TypeError);
+  assert.throws(() => r.queue.pop(r.chain), TypeError);
+});
+
 test('indirect chains and chains split over many small buffers', () => {
   const { driver, queue, chain } = rig({ maxSegments: 256 });
   const frame = pattern(1000);
