@@ -10,6 +10,7 @@ export type DropReason =
   | 'icmp-malformed' | 'icmp-bad-checksum' | 'icmp-unsupported' | 'icmp-unavailable' | 'icmp-table-full' | 'icmp-unmatched'
   | 'udp-malformed' | 'udp-bad-checksum' | 'udp-flow-evicted' | 'udp-socket-error' | 'udp-unsolicited'
   | 'tcp-malformed' | 'tcp-bad-checksum' | 'tcp-table-full' | 'tcp-no-connection' | 'tcp-out-of-window'
+  | 'tcp-bad-ack' | 'tcp-challenge-ack' | 'tcp-paws' | 'tcp-reorder-full' | 'tcp-syn-backlog-full'
   // services
   | 'dhcp-malformed' | 'dhcp-ignored' | 'dhcp-pool-exhausted'
   | 'dns-malformed-query' | 'dns-malformed-answer' | 'dns-unmatched-answer' | 'dns-timeout' | 'dns-table-full' | 'dns-no-resolver'

@@ -1,15 +1,31 @@
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type Ipv4Address, type TcpOptions, type TcpPacket } from '@netbe/wire';
 import { ByteQueue } from './byte-queue';
+import type { DropReason } from './counters';
 import type { SlirpHost } from './host';
+import { TcpReorderQueue } from './tcp-reorder-queue';
+import { TcpSackScoreboard } from './tcp-sack-scoreboard';
+import { seqAdd, seqDiff, seqInWindow, seqLe, seqLt } from './tcp-seq';
 
 /** RFC 9293 §3.3.2 states, plus the NAT's own "waiting for the host connect" before SYN-RECEIVED. */
 export type TcpState =
   | 'HOST_CONNECTING' | 'SYN_SENT' | 'SYN_RECEIVED' | 'ESTABLISHED'
   | 'FIN_WAIT_1' | 'FIN_WAIT_2' | 'CLOSE_WAIT' | 'CLOSING' | 'LAST_ACK' | 'TIME_WAIT' | 'CLOSED';
 
+/** Per-NAT TCP event counts (monotonic). */
+export interface TcpStats {
+  timeouts: number;
+  fastRetransmits: number;
+  /** Segments retransmitted during recovery (SACK holes or NewReno partial ACKs), fast retransmits included. */
+  recoveryRetransmits: number;
+  outOfOrderSegments: number;
+  challengeAcks: number;
+  sackBlocksReceived: number;
+}
+
 /** What a connection needs from the NAT around it. */
 export interface TcpEnv {
   readonly host: SlirpHost;
+  readonly stats: TcpStats;
   /** Emits a segment to the guest; `payloadLen` bytes are copied from the send queue at `payloadOffset` (from SND.UNA). */
   emit(c: TcpConnection, flags: number, seq: number, ack: number, window: number, payloadOffset: number, payloadLen: number, options?: TcpOptions): void;
   /** The connection reached CLOSED and must be forgotten. */
@@ -22,11 +38,12 @@ export interface TcpEnv {
    * the device, instead of dropping segments and waiting for a retransmission timeout).
    */
   mayEmitData(c: TcpConnection): boolean;
+  /** Counts a drop. */
+  drop(reason: DropReason): void;
+  /** Takes `bytes` from the budget all connections' reorder queues share; false when exhausted. */
+  reserveReorder(bytes: number): boolean;
+  releaseReorder(bytes: number): void;
 }
-
-const seqLt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
-const seqLe = (a: number, b: number): boolean => ((a - b) | 0) <= 0;
-const seqDiff = (a: number, b: number): number => (a - b) | 0;
 
 /** Receive buffer we advertise (the host socket's unwritten bytes count against it). */
 export const TCP_RCV_BUF = 256 * 1024;
@@ -34,21 +51,26 @@ const OUR_WSCALE = 3; // 256 KiB fits in 65535 << 3
 const SEND_HIGH_WATER = 512 * 1024;
 const SEND_LOW_WATER = 128 * 1024;
 const RTO_INITIAL = 1000; // RFC 6298 §2.1
-const RTO_MIN = 200; // as Linux (RFC 6298 says 1 s; the link is virtual)
-const RTO_MAX = 60_000;
+const RTO_MIN = 200; // as Linux (RFC 6298 §2.4 says 1 s; the link is virtual)
+const RTO_MAX = 60_000; // RFC 6298 §2.5
 const MAX_RETRANSMITS = 12;
 const TIME_WAIT_MS = 10_000; // smoltcp's choice; 2·MSL would hold state for 4 minutes
 const CONNECT_TIMEOUT_MS = 75_000;
 const DELAYED_ACK_MS = 10;
+const DUP_THRESH = 3; // RFC 5681 §3.2
+const INITIAL_WINDOW_SEGMENTS = 10; // RFC 6928
+const REORDER_MAX_BLOCKS = 256; // a full 256 KiB window of 1 KiB segments
+const TS_OPTION_LEN = 12; // timestamp (10) + 2 NOPs, RFC 7323 Appendix A
 
 /**
  * One NATed TCP connection, guest side: an RFC 9293 state machine whose other end is a host
- * socket. Data from the guest is accepted in order only (an out-of-order segment is dropped and
- * a duplicate ACK sent, so the guest retransmits — there is no reassembly queue); the receive
- * window is what the host socket has not yet written. Data from the host is kept until the guest
- * acknowledges it and retransmitted on an RFC 6298 timer (Karn's rule; go-back-N). Window scale
- * and MSS are negotiated; SACK and timestamps are not offered. No congestion control: the link
- * to the guest is virtual and the guest's window bounds what is in flight.
+ * socket. Window scaling, timestamps (RTTM + PAWS, RFC 7323) and SACK (RFC 2018) are negotiated
+ * when the guest offers them. Guest data beyond a hole waits in a bounded reorder queue and is
+ * reported in SACK blocks. Host data is kept until the guest acknowledges it; losses are repaired
+ * by fast retransmit / recovery (RFC 5681, NewReno RFC 6582, SACK-based holes after RFC 6675) and
+ * an RFC 6298 timer (Karn, backoff). Congestion window as RFC 5681 (IW10, RFC 6928). The receive
+ * window is what the host socket has not yet written; the host socket pauses when the send queue
+ * is long.
  */
 export class TcpConnection {
   state: TcpState;
@@ -56,7 +78,11 @@ export class TcpConnection {
   iss: number;
   sndUna: number;
   sndNxt: number;
+  /** The highest sequence number sent so far (SND.NXT moves back on a timeout; this does not). */
+  sndMax: number;
   sndWnd = 0;
+  /** The largest window the guest offered (RFC 5961 §5.2 ACK check). */
+  private maxSndWnd = 0;
   sndWscale = 0;
   irs = 0;
   rcvNxt = 0;
@@ -69,9 +95,29 @@ export class TcpConnection {
   finSent = false;
   guestFin = false;
   hostPaused = false;
-  private srtt = 0;
+  /** Negotiated options. */
+  sackOk = false;
+  tsOk = false;
+  private tsRecent = 0;
+  private lastAckSent = 0;
+  private readonly tsOffset: number;
+  /** Guest data past a hole; SACK blocks come from it. */
+  readonly reorder = new TcpReorderQueue(REORDER_MAX_BLOCKS);
+  /** The guest's FIN seen beyond a hole (its sequence number), or -1. */
+  private pendingFin = -1;
+  /** What the guest reported holding (SACK). */
+  readonly scoreboard = new TcpSackScoreboard();
+  /** Congestion control (RFC 5681). */
+  cwnd = 0;
+  ssthresh = 0x7fffffff;
+  private dupAcks = 0;
+  inRecovery = false;
+  private recover: number;
+  /** Next sequence to consider for retransmission during recovery (RFC 6675 HighRxt). */
+  private rtxNext = 0;
+  srtt = 0;
   private rttvar = 0;
-  private rto = RTO_INITIAL;
+  rto = RTO_INITIAL;
   private rttSeq = -1;
   private rttStart = 0;
   private retransmits = 0;
@@ -79,6 +125,13 @@ export class TcpConnection {
   /** Delayed ACK (RFC 1122 §4.2.3.2): in-order segments not yet acknowledged, and when to. */
   private ackPending = 0;
   ackDeadline = Infinity;
+  /** Reused for every emitted segment's options (no per-segment allocation). */
+  private readonly opts: TcpOptions = {};
+  private readonly tsScratch = { value: 0, echo: 0 };
+  private readonly sackPairs: Array<[number, number]> = [[0, 0], [0, 0], [0, 0], [0, 0]];
+  private readonly sackOut: Array<[number, number]> = [];
+  private readonly sackAll: Array<[number, number]> = [];
+  private now = 0;
 
   constructor(
     private readonly env: TcpEnv,
@@ -97,6 +150,10 @@ export class TcpConnection {
     this.iss = iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.recover = this.iss;
+    this.tsOffset = Math.imul(this.iss, 0x9e3779b1) >>> 0; // RFC 7323 §5.4: a per-connection offset
+    this.now = now;
     this.setDeadline(now + (initial === 'HOST_CONNECTING' ? CONNECT_TIMEOUT_MS : this.rto));
     if (initial === 'SYN_SENT') this.sendSyn(false);
   }
@@ -105,18 +162,25 @@ export class TcpConnection {
     return `${this.guestIp}/${this.guestPort}/${this.virtualIp}/${this.virtualPort}`;
   }
 
+  /** True while the handshake is not complete (counts against the half-open limit). */
+  get halfOpen(): boolean {
+    return this.state === 'HOST_CONNECTING' || this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED';
+  }
+
   /** The guest's SYN that created this connection (state HOST_CONNECTING). */
   acceptSyn(seg: TcpPacket): void {
     this.irs = seg.seq;
     this.rcvNxt = (seg.seq + 1) >>> 0;
-    this.applySynOptions(seg);
+    this.applySynOptions(seg.options);
     this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+    this.maxSndWnd = this.sndWnd;
   }
 
   // ---- host events ----
 
   hostConnected(now: number): void {
     if (this.state !== 'HOST_CONNECTING') return;
+    this.now = now;
     this.state = 'SYN_RECEIVED';
     this.sendSyn(true);
     this.setDeadline(now + this.rto);
@@ -124,6 +188,7 @@ export class TcpConnection {
 
   hostData(data: Uint8Array, now: number): void {
     if (this.hostEnded || this.state === 'CLOSED') return;
+    this.now = now;
     this.sendQueue.push(data);
     if (!this.hostPaused && this.sendQueue.length >= SEND_HIGH_WATER) {
       this.hostPaused = true;
@@ -133,6 +198,7 @@ export class TcpConnection {
   }
 
   hostEnd(now: number): void {
+    this.now = now;
     this.hostEnded = true;
     this.trySend(now);
   }
@@ -156,15 +222,21 @@ export class TcpConnection {
   // ---- guest segments ----
 
   input(seg: TcpPacket, now: number): void {
+    this.now = now;
     const flags = seg.flags;
     const payload = seg.payload;
     if (this.state === 'HOST_CONNECTING') {
-      if (flags & TCP_RST) this.abort('guest reset while connecting');
+      if (flags & TCP_RST) {
+        // RFC 9293 §3.10.7.3 / RFC 5961 §3.2: only a RST at exactly RCV.NXT.
+        if (seg.seq === this.rcvNxt) this.abort('guest reset while connecting');
+        else this.env.drop('tcp-out-of-window');
+      }
       return; // a retransmitted SYN: the SYN-ACK comes when the host connects
     }
     if (this.state === 'SYN_SENT') {
       if (flags & TCP_ACK && (seqLe(seg.ack, this.iss) || seqLt(this.sndNxt, seg.ack))) {
         if (!(flags & TCP_RST)) this.emitRst(seg.ack, 0, false);
+        this.env.drop('tcp-bad-ack');
         return;
       }
       if (flags & TCP_RST) {
@@ -174,9 +246,12 @@ export class TcpConnection {
       if (flags & TCP_SYN && flags & TCP_ACK) {
         this.irs = seg.seq;
         this.rcvNxt = (seg.seq + 1) >>> 0;
-        this.applySynOptions(seg);
+        const o = seg.options;
+        this.applySynOptions(o);
+        if (this.tsOk && o.timestamp) this.tsRecent = o.timestamp.value;
         this.sndUna = seg.ack;
         this.sndWnd = seg.window;
+        this.maxSndWnd = this.sndWnd;
         this.state = 'ESTABLISHED';
         this.retransmits = 0;
         this.setDeadline(Infinity);
@@ -184,6 +259,14 @@ export class TcpConnection {
         this.env.host.tcpPause(this.handle, false);
         this.trySend(now);
       }
+      return;
+    }
+    const options = seg.headerLen > 20 ? seg.options : undefined;
+    const ts = this.tsOk ? options?.timestamp : undefined;
+    // RFC 7323 §5.3: PAWS — an older timestamp is a duplicate from an earlier incarnation.
+    if (ts && !(flags & TCP_RST) && seqLt(ts.value, this.tsRecent)) {
+      this.env.drop('tcp-paws');
+      this.sendAck();
       return;
     }
     // RFC 9293 §3.10.7.4: first, the sequence number check.
@@ -196,39 +279,64 @@ export class TcpConnection {
           : seqLe(this.rcvNxt, seg.seq) && seqLt(seg.seq, (this.rcvNxt + rcvWnd) >>> 0)
         : rcvWnd > 0 && (seqInWindow(seg.seq, this.rcvNxt, rcvWnd) || seqInWindow((seg.seq + segLen - 1) >>> 0, this.rcvNxt, rcvWnd));
     if (!acceptable) {
+      this.env.drop('tcp-out-of-window');
       if (!(flags & TCP_RST)) this.sendAck();
       return;
     }
     if (flags & TCP_RST) {
       // RFC 5961 §3.2: only an exact match resets; otherwise a challenge ACK.
       if (seg.seq === this.rcvNxt) this.abort('guest reset');
-      else this.sendAck();
+      else this.challengeAck();
       return;
     }
     if (flags & TCP_SYN) {
-      this.sendAck(); // RFC 5961 §4: challenge ACK
+      this.challengeAck(); // RFC 5961 §4
       return;
     }
     if (!(flags & TCP_ACK)) return;
+    // RFC 7323 §4.3: remember the timestamp to echo (segments at or before the last ACK we sent).
+    if (ts && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = ts.value;
     // The ACK field.
     if (this.state === 'SYN_RECEIVED') {
       if (seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt)) {
         this.state = 'ESTABLISHED';
         this.sndUna = seg.ack;
         this.sndWnd = seg.window << this.sndWscale;
+        this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
         this.retransmits = 0;
         this.setDeadline(Infinity);
       } else {
         this.emitRst(seg.ack, 0, false);
+        this.env.drop('tcp-bad-ack');
         return;
       }
     }
-    if (seqLt(this.sndNxt, seg.ack)) {
+    if (seqLt(this.sndMax, seg.ack)) {
+      this.env.drop('tcp-bad-ack');
       this.sendAck(); // acknowledges something not yet sent
       return;
     }
-    if (seqLt(this.sndUna, seg.ack)) this.acknowledged(seg.ack, now);
-    if (seqLe(this.sndUna, seg.ack)) this.sndWnd = seg.window << this.sndWscale;
+    // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is an injection attempt.
+    if (seqLt(seg.ack, (this.sndUna - this.maxSndWnd - 1) >>> 0)) {
+      this.env.drop('tcp-bad-ack');
+      this.challengeAck();
+      return;
+    }
+    const window = seg.window << this.sndWscale;
+    let newSack = false;
+    if (this.sackOk && options?.sack) {
+      this.env.stats.sackBlocksReceived += options.sack.length;
+      for (const [l, r] of options.sack) if (this.scoreboard.add(l, r, seg.ack, this.sndMax)) newSack = true;
+    }
+    if (seqLt(this.sndUna, seg.ack)) {
+      this.acknowledged(seg.ack, ts ? ts.echo : -1, now);
+    } else if (seg.ack === this.sndUna && seqDiff(this.sndNxt, this.sndUna) > 0 && payload.length === 0 && !(flags & TCP_FIN) && (window === this.sndWnd || newSack)) {
+      this.duplicateAck();
+    }
+    if (seqLe(this.sndUna, seg.ack)) {
+      this.sndWnd = window;
+      if (window > this.maxSndWnd) this.maxSndWnd = window;
+    }
     if (this.sndWnd === 0) this.retransmits = 0; // a live peer closing its window: keep probing
     const finAcked = this.finSent && seg.ack === this.sndNxt;
     if (finAcked) {
@@ -243,14 +351,22 @@ export class TcpConnection {
     let sendAck = false;
     if (payload.length > 0 && (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2')) {
       let inOrder = false;
-      if (seg.seq === this.rcvNxt || seqLt(seg.seq, this.rcvNxt)) {
+      if (seqLe(seg.seq, this.rcvNxt)) {
         const skip = seqDiff(this.rcvNxt, seg.seq);
         const take = Math.min(payload.length - skip, rcvWnd);
         if (take > 0) {
-          this.hostBuffered = this.env.host.tcpWrite(this.handle, payload.slice(skip, skip + take));
-          this.rcvNxt = (this.rcvNxt + take) >>> 0;
+          this.deliver(payload.subarray(skip, skip + take));
           inOrder = take === payload.length - skip;
+          if (this.reorder.blockCount > 0) {
+            this.drainReorder();
+            inOrder = false; // RFC 5681 §4.2: ACK at once when a hole is filled
+          }
         }
+      } else {
+        // Beyond a hole: keep what fits in the window (RFC 9293 §3.10.7.4 allows queueing).
+        this.env.stats.outOfOrderSegments++;
+        const room = rcvWnd - seqDiff(seg.seq, this.rcvNxt);
+        if (room > 0) this.queueOutOfOrder(seg.seq, room < payload.length ? payload.subarray(0, room) : payload);
       }
       // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full-sized segment,
       // at once for PSH, anything out of order or beyond the window; otherwise within 10 ms.
@@ -260,25 +376,61 @@ export class TcpConnection {
         this.env.arm(this.ackDeadline);
       }
     }
-    // FIN, in order only.
-    if (flags & TCP_FIN && (seg.seq + payload.length) >>> 0 === this.rcvNxt && !this.guestFin) {
-      this.guestFin = true;
-      this.rcvNxt = (this.rcvNxt + 1) >>> 0;
-      this.env.host.tcpShutdown(this.handle);
+    // FIN: in order, or remembered until the hole before it is filled.
+    if (flags & TCP_FIN && !this.guestFin) {
+      const finSeq = (seg.seq + payload.length) >>> 0;
+      if (finSeq === this.rcvNxt) this.guestFinReceived(finAcked, now);
+      else if (seqLt(this.rcvNxt, finSeq)) this.pendingFin = finSeq;
       sendAck = true;
-      if (this.state === 'ESTABLISHED') this.state = 'CLOSE_WAIT';
-      else if (this.state === 'FIN_WAIT_1') this.state = finAcked ? 'TIME_WAIT' : 'CLOSING';
-      else if (this.state === 'FIN_WAIT_2') this.state = 'TIME_WAIT';
-      if (this.state === 'TIME_WAIT') this.enterTimeWait(now);
     } else if (flags & TCP_FIN && this.guestFin) {
       sendAck = true; // retransmitted FIN
+    } else if (this.pendingFin >= 0 && this.pendingFin === this.rcvNxt && !this.guestFin) {
+      this.guestFinReceived(finAcked, now);
+      sendAck = true;
     }
-    if (sendAck) this.sendAck();
-    this.trySend(now);
+    if (sendAck && this.state !== 'CLOSED') this.sendAck();
+    if (this.state !== 'CLOSED') this.trySend(now);
+  }
+
+  private guestFinReceived(finAcked: boolean, now: number): void {
+    this.guestFin = true;
+    this.pendingFin = -1;
+    this.rcvNxt = (this.rcvNxt + 1) >>> 0;
+    this.env.host.tcpShutdown(this.handle);
+    if (this.state === 'ESTABLISHED') this.state = 'CLOSE_WAIT';
+    else if (this.state === 'FIN_WAIT_1') this.state = finAcked ? 'TIME_WAIT' : 'CLOSING';
+    else if (this.state === 'FIN_WAIT_2') this.state = 'TIME_WAIT';
+    if (this.state === 'TIME_WAIT') this.enterTimeWait(now);
+  }
+
+  private deliver(bytes: Uint8Array): void {
+    // The frame buffer is not ours to keep: the host gets a copy.
+    this.hostBuffered = this.env.host.tcpWrite(this.handle, bytes.slice());
+    this.rcvNxt = (this.rcvNxt + bytes.length) >>> 0;
+  }
+
+  private drainReorder(): void {
+    const before = this.reorder.bytes;
+    for (let d = this.reorder.takeInOrder(this.rcvNxt); d; d = this.reorder.takeInOrder(this.rcvNxt)) {
+      this.hostBuffered = this.env.host.tcpWrite(this.handle, d);
+      this.rcvNxt = (this.rcvNxt + d.length) >>> 0;
+    }
+    this.env.releaseReorder(before - this.reorder.bytes);
+  }
+
+  private queueOutOfOrder(seq: number, data: Uint8Array): void {
+    if (!this.env.reserveReorder(data.length)) {
+      this.env.drop('tcp-reorder-full');
+      return;
+    }
+    const stored = this.reorder.insert(seq, data, this.rcvNxt);
+    this.env.releaseReorder(data.length - Math.max(0, stored));
+    if (stored < 0) this.env.drop('tcp-reorder-full');
   }
 
   /** The timer fired. */
   timeout(now: number): void {
+    this.now = now;
     if (this.ackDeadline <= now) this.sendAck();
     if (now < this.deadline) return;
     switch (this.state) {
@@ -308,8 +460,21 @@ export class TcpConnection {
     } else if (this.state === 'SYN_RECEIVED') {
       this.sendSyn(true);
     } else {
-      // Go back to SND.UNA; with a zero window this sends a one-byte probe (RFC 9293 §3.8.6.1).
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      if (inFlight > 0) {
+        this.env.stats.timeouts++;
+        // RFC 5681 §3.1 (equation 4) and loss window; RFC 6582 §3.2 step 4: no fast retransmit for what was in flight.
+        this.ssthresh = Math.max(inFlight >> 1, 2 * this.mss);
+        this.cwnd = this.mss;
+        this.recover = this.sndNxt;
+      }
+      this.inRecovery = false;
+      this.dupAcks = 0;
+      if (this.retransmits >= 2) this.scoreboard.clear(); // RFC 2018 §8: the receiver may have reneged
+      // Go back to SND.UNA (skipping what the guest SACKed); with a zero window this sends a
+      // one-byte probe (RFC 9293 §3.8.6.1).
       this.sndNxt = this.sndUna;
+      this.rtxNext = this.sndUna;
       if (this.finSent) this.finSent = false;
       this.trySend(now, true);
     }
@@ -321,36 +486,106 @@ export class TcpConnection {
     if (this.state !== 'CLOSED') this.trySend(now);
   }
 
+  // ---- congestion control ----
+
+  private duplicateAck(): void {
+    this.dupAcks++;
+    if (this.inRecovery) return; // NewReno inflation is the dupAcks term in pipe()
+    const lost = this.dupAcks >= DUP_THRESH || (this.sackOk && this.scoreboard.sacked >= DUP_THRESH * this.mss);
+    // RFC 6582 §3.2 step 2: not again for losses from before the last recovery/timeout.
+    if (!lost || seqLt(this.sndUna, this.recover)) return;
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    this.ssthresh = Math.max(inFlight >> 1, 2 * this.mss); // RFC 5681 §3.2 step 2
+    this.cwnd = this.ssthresh;
+    this.recover = this.sndNxt;
+    this.inRecovery = true;
+    this.rtxNext = this.sndUna;
+    this.env.stats.fastRetransmits++;
+    this.retransmitAt(this.sndUna); // RFC 5681 §3.2 step 3: at once, regardless of cwnd
+  }
+
+  /** Bytes believed to be in the network (RFC 6675 §4 "pipe", approximated). */
+  private pipe(): number {
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    if (!this.inRecovery) return inFlight - this.scoreboard.sacked;
+    if (!this.sackOk) return Math.max(0, inFlight - this.dupAcks * this.mss);
+    // Holes above the retransmission point and below the highest SACKed byte are lost, not in flight.
+    const highest = this.scoreboard.highest(this.sndUna);
+    const from = seqLt(this.rtxNext, this.sndUna) ? this.sndUna : this.rtxNext;
+    const lost = seqLt(from, highest) ? seqDiff(highest, from) - this.scoreboard.sackedFrom(from) : 0;
+    return Math.max(0, inFlight - this.scoreboard.sacked - lost);
+  }
+
+  private retransmitAt(seq: number): number {
+    const offset = seqDiff(seq, this.sndUna);
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const dataInFlight = Math.min(inFlight, this.sendQueue.length);
+    let len = Math.min(this.sendMss(), dataInFlight - offset);
+    if (this.sackOk) {
+      const hole = this.scoreboard.holeLength(seq);
+      if (hole > 0) len = Math.min(len, hole);
+    }
+    if (len <= 0) return 0;
+    this.env.stats.recoveryRetransmits++;
+    if (this.rttSeq >= 0 && seqLe(seq, this.rttSeq)) this.rttSeq = -1; // Karn
+    this.emit(TCP_ACK, seq, offset, len);
+    this.rtxNext = seqAdd(seq, len);
+    return len;
+  }
+
   // ---- sending ----
+
+  /** Payload bytes per segment: the MSS less the options every segment carries (RFC 6691). */
+  private sendMss(): number {
+    return Math.max(1, this.mss - (this.tsOk ? TS_OPTION_LEN : 0));
+  }
 
   private trySend(now: number, probe = false): void {
     if (!this.synchronized() || this.state === 'TIME_WAIT') return;
+    const smss = this.sendMss();
+    // Recovery: retransmit holes first while the pipe allows (RFC 6675 §5 NextSeg rule 1; NewReno partial ACK).
+    while (this.inRecovery) {
+      let seq = seqLt(this.rtxNext, this.sndUna) ? this.sndUna : this.rtxNext;
+      if (this.sackOk) {
+        seq = this.scoreboard.skipSacked(seq);
+        if (!seqLt(seq, this.scoreboard.highest(this.sndUna)) || !seqLt(seq, this.recover)) break;
+      } else if (seq !== this.sndUna) break;
+      if (this.pipe() + smss > this.cwnd && this.rtxNext !== this.sndUna) break;
+      if (!this.env.mayEmitData(this)) return;
+      if (this.retransmitAt(seq) === 0) break;
+    }
     for (;;) {
+      if (!this.scoreboard.empty) this.sndNxt = this.scoreboard.skipSacked(this.sndNxt); // go-back-N after a timeout
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.sendQueue.length - inFlight;
       let room = this.sndWnd - inFlight;
       if (probe && room <= 0 && inFlight === 0 && unsent > 0) room = 1;
-      const len = Math.min(this.mss, room, unsent);
-      if (len > 0 && !this.env.mayEmitData(this)) break;
+      const len = Math.min(smss, room, unsent);
       if (len > 0) {
+        const pipe = this.pipe();
+        if (pipe > 0 && pipe + len > this.cwnd + (this.inRecovery && !this.sackOk ? this.dupAcks * this.mss : 0)) break;
+        if (!this.env.mayEmitData(this)) break;
         const flags = TCP_ACK | (len === unsent ? TCP_PSH : 0);
         this.emit(flags, this.sndNxt, inFlight, len);
-        if (this.rttSeq < 0) {
+        if (this.rttSeq < 0 && !this.tsOk) {
           this.rttSeq = this.sndNxt;
           this.rttStart = now;
         }
         this.sndNxt = (this.sndNxt + len) >>> 0;
+        if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
         continue;
       }
-      if (unsent === 0 && this.hostEnded && !this.finSent && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
+      if (unsent <= 0 && this.hostEnded && !this.finSent && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
         this.emit(TCP_FIN | TCP_ACK, this.sndNxt, 0, 0);
         this.sndNxt = (this.sndNxt + 1) >>> 0;
+        if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
         this.finSent = true;
         this.state = this.state === 'ESTABLISHED' ? 'FIN_WAIT_1' : 'LAST_ACK';
-      } else if (unsent === 0 && this.hostEnded && !this.finSent && (this.state === 'FIN_WAIT_1' || this.state === 'CLOSING' || this.state === 'LAST_ACK')) {
+      } else if (unsent <= 0 && this.hostEnded && !this.finSent && (this.state === 'FIN_WAIT_1' || this.state === 'CLOSING' || this.state === 'LAST_ACK')) {
         // Retransmitting the FIN after a timeout.
         this.emit(TCP_FIN | TCP_ACK, this.sndNxt, 0, 0);
         this.sndNxt = (this.sndNxt + 1) >>> 0;
+        if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
         this.finSent = true;
       }
       break;
@@ -362,23 +597,54 @@ export class TcpConnection {
     if ((outstanding || waitingOnWindow) && this.deadline === Infinity) this.setDeadline(now + this.rto);
   }
 
-  private acknowledged(ack: number, now: number): void {
+  private acknowledged(ack: number, tsEcho: number, now: number): void {
     const acked = seqDiff(ack, this.sndUna);
     const dataAcked = Math.min(acked, this.sendQueue.length);
     this.sendQueue.consume(dataAcked);
     this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) {
+      // After a go-back-N the guest may acknowledge past our resend point (it had the data), the FIN included.
+      this.sndNxt = ack;
+      if (this.hostEnded && ack === this.sndMax && this.sendQueue.length === 0 && (this.state === 'FIN_WAIT_1' || this.state === 'CLOSING' || this.state === 'LAST_ACK')) this.finSent = true;
+    }
+    this.scoreboard.ackTo(ack);
     this.retransmits = 0;
-    if (this.rttSeq >= 0 && seqLt(this.rttSeq, ack)) {
-      const r = now - this.rttStart; // RFC 6298 §2.2-2.3
+    // RTT sample (RFC 6298 §2.2-2.3): from the echoed timestamp (RFC 7323 §4.1), else one timed segment (Karn).
+    let r = -1;
+    if (tsEcho >= 0 && this.tsOk) {
+      const sample = ((now >>> 0) + this.tsOffset - tsEcho) >>> 0;
+      if (sample < 0x7fffffff) r = sample;
+    } else if (this.rttSeq >= 0 && seqLt(this.rttSeq, ack)) {
+      r = now - this.rttStart;
+      this.rttSeq = -1;
+    }
+    if (r >= 0) {
       if (this.srtt === 0) {
-        this.srtt = r;
+        this.srtt = Math.max(r, 0.1);
         this.rttvar = r / 2;
       } else {
         this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
         this.srtt = 0.875 * this.srtt + 0.125 * r;
       }
       this.rto = Math.min(RTO_MAX, Math.max(RTO_MIN, this.srtt + Math.max(1, 4 * this.rttvar)));
-      this.rttSeq = -1;
+    }
+    // Congestion control.
+    if (this.inRecovery) {
+      if (seqLe(this.recover, ack)) {
+        // RFC 6582 §3.2 step 3 (full acknowledgment): deflate.
+        this.inRecovery = false;
+        this.cwnd = Math.min(this.ssthresh, Math.max(seqDiff(this.sndNxt, this.sndUna), this.mss) + this.mss);
+        this.dupAcks = 0;
+      } else if (!this.sackOk) {
+        // Partial acknowledgment (RFC 6582 §3.2 step 5): retransmit the next hole at once.
+        this.dupAcks = 0;
+        this.rtxNext = this.sndUna;
+      }
+    } else {
+      this.dupAcks = 0;
+      // RFC 5681 §3.1: slow start (RFC 3465 L = 2·SMSS), then congestion avoidance.
+      if (this.cwnd < this.ssthresh) this.cwnd += Math.min(dataAcked, 2 * this.mss);
+      else this.cwnd += Math.max(1, Math.floor((this.mss * this.mss) / this.cwnd));
     }
     if (this.hostPaused && this.sendQueue.length <= SEND_LOW_WATER) {
       this.hostPaused = false;
@@ -389,17 +655,24 @@ export class TcpConnection {
   }
 
   private sendSyn(withAck: boolean): void {
-    const options: TcpOptions = { mss: Math.max(536, this.mtu - 40) };
-    // RFC 7323 §2.2: offer window scale in a SYN-ACK only if the SYN carried it.
-    if (!withAck || this.sndWscaleOffered) options.windowScale = OUR_WSCALE;
-    this.emitRaw(TCP_SYN | (withAck ? TCP_ACK : 0), this.iss, withAck ? this.rcvNxt : 0, Math.min(this.receiveWindow(), 65535), 0, 0, options);
+    const o = this.opts;
+    o.mss = Math.max(536, this.mtu - 40);
+    // RFC 7323 §1.3 / RFC 2018 §2: in a SYN-ACK, only what the SYN offered.
+    o.windowScale = !withAck || this.sndWscaleOffered ? OUR_WSCALE : undefined;
+    o.sackPermitted = !withAck || this.sackOk ? true : undefined;
+    o.timestamp = !withAck || this.tsOk ? this.timestampOption() : undefined;
+    o.sack = undefined;
+    this.emitRaw(TCP_SYN | (withAck ? TCP_ACK : 0), this.iss, withAck ? this.rcvNxt : 0, Math.min(this.receiveWindow(), 65535), 0, 0, o);
+    o.mss = undefined;
+    o.windowScale = undefined;
+    o.sackPermitted = undefined;
     this.sndNxt = (this.iss + 1) >>> 0;
+    this.sndMax = this.sndNxt;
   }
 
   private sndWscaleOffered = false;
 
-  private applySynOptions(seg: TcpPacket): void {
-    const o = seg.options;
+  private applySynOptions(o: TcpOptions): void {
     this.mss = Math.max(64, Math.min(o.mss ?? 536, this.mtu - 40));
     if (o.windowScale !== undefined) {
       this.sndWscaleOffered = true;
@@ -409,6 +682,10 @@ export class TcpConnection {
       this.sndWscale = 0;
       this.rcvWscale = 0;
     }
+    this.sackOk = o.sackPermitted === true;
+    this.tsOk = o.timestamp !== undefined;
+    if (this.tsOk) this.tsRecent = o.timestamp!.value;
+    this.cwnd = INITIAL_WINDOW_SEGMENTS * this.mss;
   }
 
   private receiveWindow(): number {
@@ -421,17 +698,57 @@ export class TcpConnection {
   }
 
   sendAck(): void {
-    this.emitRaw(TCP_ACK, this.sndNxt, this.rcvNxt, this.advertisedWindow(), 0, 0);
+    this.emitRaw(TCP_ACK, this.sndNxt, this.rcvNxt, this.advertisedWindow(), 0, 0, this.segmentOptions());
+  }
+
+  private challengeAck(): void {
+    this.env.stats.challengeAcks++;
+    this.env.drop('tcp-challenge-ack');
+    this.sendAck();
+  }
+
+  private timestampOption(): { value: number; echo: number } {
+    this.tsScratch.value = ((this.now >>> 0) + this.tsOffset) >>> 0;
+    this.tsScratch.echo = this.tsRecent;
+    return this.tsScratch;
+  }
+
+  /** Options for a non-SYN segment: timestamps and SACK blocks as negotiated, or none. */
+  private segmentOptions(): TcpOptions | undefined {
+    const o = this.opts;
+    o.timestamp = this.tsOk ? this.timestampOption() : undefined;
+    o.sack = undefined;
+    if (this.sackOk && this.reorder.blockCount > 0) {
+      const n = this.reorder.sackBlocks(this.sackAll, this.tsOk ? 3 : 4); // 40 option bytes (RFC 2018 §3)
+      this.sackOut.length = 0;
+      for (let i = 0; i < n; i++) {
+        const p = this.sackPairs[i]!;
+        p[0] = this.sackAll[i]![0];
+        p[1] = this.sackAll[i]![1];
+        this.sackOut.push(p);
+      }
+      o.sack = this.sackOut;
+    }
+    return o.timestamp || o.sack ? o : undefined;
   }
 
   private emit(flags: number, seq: number, payloadOffset: number, payloadLen: number): void {
-    this.emitRaw(flags, seq, this.rcvNxt, this.advertisedWindow(), payloadOffset, payloadLen);
+    this.emitRaw(flags, seq, this.rcvNxt, this.advertisedWindow(), payloadOffset, payloadLen, this.segmentOptionsForData());
+  }
+
+  /** Data segments carry timestamps but not SACK blocks (they would shrink the payload below the MSS). */
+  private segmentOptionsForData(): TcpOptions | undefined {
+    if (!this.tsOk) return undefined;
+    this.opts.timestamp = this.timestampOption();
+    this.opts.sack = undefined;
+    return this.opts;
   }
 
   private emitRaw(flags: number, seq: number, ack: number, window: number, payloadOffset: number, payloadLen: number, options?: TcpOptions): void {
     if (flags & TCP_ACK) {
       this.ackPending = 0; // every segment we send acknowledges RCV.NXT
       this.ackDeadline = Infinity;
+      this.lastAckSent = ack;
     }
     this.env.emit(this, flags, seq, ack, window, payloadOffset, payloadLen, options);
   }
@@ -458,7 +775,7 @@ export class TcpConnection {
     this.finish(reason);
   }
 
-  /** Drops the connection without sending anything (TIME-WAIT reuse). */
+  /** Drops the connection without sending anything (TIME-WAIT reuse or eviction). */
   forget(reason: string): void {
     this.finish(reason);
   }
@@ -474,6 +791,9 @@ export class TcpConnection {
     if (this.state !== 'TIME_WAIT') this.env.host.tcpClose(this.handle, false);
     this.state = 'CLOSED';
     this.sendQueue.clear();
+    this.env.releaseReorder(this.reorder.bytes);
+    this.reorder.clear();
+    this.scoreboard.clear();
     this.deadline = Infinity;
     this.ackDeadline = Infinity;
     this.env.closed(this, reason);
@@ -483,9 +803,4 @@ export class TcpConnection {
     this.deadline = t;
     if (t !== Infinity) this.env.arm(t);
   }
-}
-
-function seqInWindow(seq: number, start: number, size: number): boolean {
-  const d = seqDiff(seq, start);
-  return d >= 0 && d < size;
 }

@@ -2,11 +2,16 @@ import {
   IP_PROTO_TCP, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4, tcpHeaderLen,
   type Ipv4Address, type TcpOptions, type TcpPacket, type TcpRepr,
 } from '@netbe/wire';
-import type { SlirpCounters } from './counters';
+import type { DropReason, SlirpCounters } from './counters';
 import type { GuestLink } from './guest-link';
 import type { SlirpHost } from './host';
 import type { HostForward } from './options';
-import { TcpConnection, type TcpEnv } from './tcp-connection';
+import { TcpConnection, type TcpEnv, type TcpStats } from './tcp-connection';
+
+/** Half-open connections (handshake not complete) at most: a SYN flood cannot fill the table. */
+export const TCP_MAX_HALF_OPEN = 256;
+/** Bytes all connections' out-of-order queues may hold together. */
+export const TCP_REORDER_BUDGET = 16 * 1024 * 1024;
 
 /**
  * The TCP connection table: guest SYNs become host connects, hostfwd listeners' accepted
@@ -24,6 +29,18 @@ export class TcpNat implements TcpEnv {
   /** Connections waiting for room in the guest queue. */
   private readonly blocked = new Set<TcpConnection>();
   private readonly scratch: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0 };
+  readonly stats: TcpStats = { timeouts: 0, fastRetransmits: 0, recoveryRetransmits: 0, outOfOrderSegments: 0, challengeAcks: 0, sackBlocksReceived: 0 };
+  /** Bytes held in all reorder queues. */
+  reorderBytes = 0;
+  /** The segment being written by {@link writeSegment} (no closure per segment). */
+  private pendingQueue: TcpConnection['sendQueue'] | undefined;
+  private pendingOffset = 0;
+  private pendingLen = 0;
+  private pendingHeaderLen = 0;
+  private readonly writeSegment = (buf: Uint8Array, off: number, src: Ipv4Address, dst: Ipv4Address): void => {
+    if (this.pendingLen > 0) this.pendingQueue!.copyOut(this.pendingOffset, this.pendingLen, buf, off + this.pendingHeaderLen);
+    emitTcp(this.scratch, src, dst, this.pendingLen, buf, off);
+  };
 
   constructor(
     readonly host: SlirpHost,
@@ -87,7 +104,12 @@ export class TcpNat implements TcpEnv {
       this.refuse(srcIp, dstIp, seg);
       return;
     }
-    if (this.byKey.size >= this.maxConnections) {
+    if (this.halfOpen() >= TCP_MAX_HALF_OPEN) {
+      this.counters.drop('tcp-syn-backlog-full');
+      this.refuse(srcIp, dstIp, seg);
+      return;
+    }
+    if (this.byKey.size >= this.maxConnections && !this.evictTimeWait()) {
       this.counters.drop('tcp-table-full');
       this.refuse(srcIp, dstIp, seg);
       return;
@@ -106,7 +128,7 @@ export class TcpNat implements TcpEnv {
 
   hostAccepted(listener: number, handle: number, peerAddr: Ipv4Address, peerPort: number, now: number): void {
     const rule = this.listeners.get(listener);
-    if (!rule || this.byKey.size >= this.maxConnections) {
+    if (!rule || (this.byKey.size >= this.maxConnections && !this.evictTimeWait())) {
       if (rule) this.counters.drop('tcp-table-full');
       this.host.tcpClose(handle, true);
       return;
@@ -197,11 +219,26 @@ export class TcpNat implements TcpEnv {
     repr.window = window;
     repr.options = options;
     const hl = tcpHeaderLen(repr);
-    const queue = c.sendQueue;
-    this.link.sendIpv4(c.virtualIp, c.guestIp, IP_PROTO_TCP, hl + payloadLen, (buf, off, src, dst) => {
-      if (payloadLen > 0) queue.copyOut(payloadOffset, payloadLen, buf, off + hl);
-      emitTcp(repr, src, dst, payloadLen, buf, off);
-    }, this.clock());
+    this.pendingQueue = c.sendQueue;
+    this.pendingOffset = payloadOffset;
+    this.pendingLen = payloadLen;
+    this.pendingHeaderLen = hl;
+    this.link.sendIpv4(c.virtualIp, c.guestIp, IP_PROTO_TCP, hl + payloadLen, this.writeSegment, this.clock());
+    this.pendingQueue = undefined;
+  }
+
+  drop(reason: DropReason): void {
+    this.counters.drop(reason);
+  }
+
+  reserveReorder(bytes: number): boolean {
+    if (this.reorderBytes + bytes > TCP_REORDER_BUDGET) return false;
+    this.reorderBytes += bytes;
+    return true;
+  }
+
+  releaseReorder(bytes: number): void {
+    this.reorderBytes -= bytes;
   }
 
   closed(c: TcpConnection, reason: string): void {
@@ -235,6 +272,23 @@ export class TcpNat implements TcpEnv {
       ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }
       : { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: (seg.seq + segLen) >>> 0, flags: TCP_RST | TCP_ACK, window: 0 };
     this.link.sendIpv4(dstIp, srcIp, IP_PROTO_TCP, 20, (buf, off, s, d) => emitTcp(repr, s, d, 0, buf, off), this.clock());
+  }
+
+  private halfOpen(): number {
+    let n = 0;
+    for (const c of this.byKey.values()) if (c.halfOpen) n++;
+    return n;
+  }
+
+  /** Frees the table slot of the oldest TIME-WAIT connection (RFC 6191 spirit: TIME-WAIT yields to new work). */
+  private evictTimeWait(): boolean {
+    for (const c of this.byKey.values()) {
+      if (c.state === 'TIME_WAIT') {
+        c.forget('evicted from TIME-WAIT: table full');
+        return true;
+      }
+    }
+    return false;
   }
 
   private iss(): number {

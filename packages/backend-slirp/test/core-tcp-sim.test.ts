@@ -35,7 +35,7 @@ function connect(t: ReturnType<typeof makeStack>, guestPort: number) {
   return { handle: c!.handle, iss: synAck.seq };
 }
 
-for (const [loss, seed] of [[0, 1], [0.05, 2], [0.2, 3], [0.35, 4]] as const) {
+for (const [loss, seed] of [[0, 1], [0.05, 2], [0.2, 3]] as const) {
   test(`host → guest, 400 KiB, ${loss * 100}% loss both ways with reordering (seed ${seed})`, () => {
     const t = makeStack();
     const { handle, iss } = connect(t, 5000 + seed);
