@@ -42,6 +42,17 @@ const envNumber = (name: string, fallback: number): number => {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
 
+/** Round length and count: the options, else NETBE_BENCH_MS / NETBE_BENCH_ROUNDS, else 300 ms × 5. */
+function roundSettings(options: MeasureOptions): { roundMs: number; rounds: number } {
+  return { roundMs: options.roundMs ?? envNumber('NETBE_BENCH_MS', 300), rounds: options.rounds ?? envNumber('NETBE_BENCH_ROUNDS', 5) };
+}
+
+/** The median rate of the rounds, in operations and bytes per second. */
+function toMeasurement(rates: number[], options: MeasureOptions): Measurement {
+  const opsPerSec = median(rates);
+  return { opsPerSec, bytesPerSec: opsPerSec * (options.bytesPerOp ?? 0) };
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -62,8 +73,7 @@ export class Harness {
    * so the JIT has compiled the hot path.
    */
   measure(batch: () => void, opsPerBatch: number, options: MeasureOptions = {}): Measurement {
-    const roundMs = options.roundMs ?? envNumber('NETBE_BENCH_MS', 300);
-    const rounds = options.rounds ?? envNumber('NETBE_BENCH_ROUNDS', 5);
+    const { roundMs, rounds } = roundSettings(options);
     const rates: number[] = [];
     for (let r = -1; r < rounds; r++) {
       let ops = 0;
@@ -76,14 +86,15 @@ export class Harness {
       } while (elapsed < roundMs);
       if (r >= 0) rates.push((ops * 1000) / elapsed);
     }
-    const opsPerSec = median(rates);
-    return { opsPerSec, bytesPerSec: opsPerSec * (options.bytesPerOp ?? 0) };
+    return toMeasurement(rates, options);
   }
 
-  /** The same as {@link measure} for asynchronous work (sockets, child processes, timers). */
+  /**
+   * The same as {@link measure} for asynchronous work (sockets, child processes, timers). Kept a
+   * separate loop so the synchronous one never pays for an await.
+   */
   async measureAsync(batch: () => Promise<void>, opsPerBatch: number, options: MeasureOptions = {}): Promise<Measurement> {
-    const roundMs = options.roundMs ?? envNumber('NETBE_BENCH_MS', 300);
-    const rounds = options.rounds ?? envNumber('NETBE_BENCH_ROUNDS', 5);
+    const { roundMs, rounds } = roundSettings(options);
     const rates: number[] = [];
     for (let r = -1; r < rounds; r++) {
       let ops = 0;
@@ -96,8 +107,7 @@ export class Harness {
       } while (elapsed < roundMs);
       if (r >= 0) rates.push((ops * 1000) / elapsed);
     }
-    const opsPerSec = median(rates);
-    return { opsPerSec, bytesPerSec: opsPerSec * (options.bytesPerOp ?? 0) };
+    return toMeasurement(rates, options);
   }
 
   /**
