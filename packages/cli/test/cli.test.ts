@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor, withTimeout } from '@netbe/test-utils';
 import { VhostUserFrontend } from '@netbe/vhost-user/testing';
@@ -85,14 +85,20 @@ test('netbe backends lists every backend with its options and examples', async (
   assert.match(text, /mac=…/);
 });
 
-test('netbe serve through bin/netbe.mjs: QEMU line, a front-end served, stats, clean SIGTERM', async () => {
-  const sock = join(dir, 'serve.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--vhost-user', sock, '--backend', 'memory,mode=loopback', '--stats', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs bin/netbe.mjs with `args`, collecting its output lines (stdout and stderr). */
+function startNetbe(args: string[]): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const take = (d: Buffer): void => void lines.push(...d.toString().split('\n').filter(Boolean));
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { child, lines, exited };
+}
+
+test('netbe serve through bin/netbe.mjs: QEMU line, a front-end served, stats, clean SIGTERM', async () => {
+  const sock = join(dir, 'serve.sock');
+  const { child, lines, exited } = startNetbe(['serve', '--vhost-user', sock, '--backend', 'memory,mode=loopback', '--stats', '0.2']);
   let fe: VhostUserFrontend | undefined;
   try {
     await waitFor(() => lines.some((l) => /-netdev vhost-user/.test(l)), 60_000, 'the QEMU line');
@@ -123,12 +129,7 @@ test('netbe serve through bin/netbe.mjs: QEMU line, a front-end served, stats, c
 test('netbe serve --capture: both directions land in a pcapng file that tshark reads with directions', async () => {
   const sock = join(dir, 'capture.sock');
   const file = join(dir, 'nic.pcapng');
-  const child = spawn(process.execPath, [BIN, 'serve', '--vhost-user', sock, '--backend', 'memory,mode=loopback', '--capture', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const take = (d: Buffer): void => void lines.push(...d.toString().split('\n').filter(Boolean));
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const { child, lines, exited } = startNetbe(['serve', '--vhost-user', sock, '--backend', 'memory,mode=loopback', '--capture', file]);
   let fe: VhostUserFrontend | undefined;
   try {
     await waitFor(() => lines.some((l) => /-netdev vhost-user/.test(l)), 60_000, 'the QEMU line');
