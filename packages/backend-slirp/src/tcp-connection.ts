@@ -764,14 +764,14 @@ export class TcpConnection {
   private enterTimeWait(now: number): void {
     this.state = 'TIME_WAIT';
     this.setDeadline(now + TIME_WAIT_MS);
-    this.env.host.tcpClose(this.handle, false);
+    this.closeHost(false);
   }
 
   /** Sends RST to the guest and closes the host socket. */
   reset(reason: string): void {
     if (this.state === 'HOST_CONNECTING') this.emitRst(0, (this.irs + 1) >>> 0, true);
     else if (this.state !== 'CLOSED') this.emitRst(this.sndNxt, this.rcvNxt, true);
-    this.env.host.tcpClose(this.handle, true);
+    this.closeHost(true);
     this.finish(reason);
   }
 
@@ -782,13 +782,22 @@ export class TcpConnection {
 
   /** The guest reset: close the host side abruptly. */
   private abort(reason: string): void {
-    this.env.host.tcpClose(this.handle, true);
+    this.closeHost(true);
     this.finish(reason);
   }
 
+  /** Closes the host socket once (gracefully or with a reset). */
+  private closeHost(reset: boolean): void {
+    if (this.hostSocketClosed) return;
+    this.hostSocketClosed = true;
+    this.env.host.tcpClose(this.handle, reset);
+  }
+
+  private hostSocketClosed = false;
+
   private finish(reason: string): void {
     if (this.state === 'CLOSED') return;
-    if (this.state !== 'TIME_WAIT') this.env.host.tcpClose(this.handle, false);
+    this.closeHost(false);
     this.state = 'CLOSED';
     this.sendQueue.clear();
     this.env.releaseReorder(this.reorder.bytes);
