@@ -43,13 +43,20 @@ export interface TcpEnv {
   /** Takes `bytes` from the budget all connections' reorder queues share; false when exhausted. */
   reserveReorder(bytes: number): boolean;
   releaseReorder(bytes: number): void;
+  /** The host could not reach the destination: an ICMP destination unreachable (`code`) for the guest's SYN. */
+  unreachable(c: TcpConnection, code: number): void;
 }
+
+/** Host connect errors reported to the guest as ICMP destination unreachable (RFC 1122 §4.2.3.9), with the code. */
+const UNREACHABLE_CODES: Record<string, number> = { ENETUNREACH: 0, ENETDOWN: 0, EHOSTUNREACH: 1, EHOSTDOWN: 1 };
 
 /** Receive buffer we advertise (the host socket's unwritten bytes count against it). */
 export const TCP_RCV_BUF = 256 * 1024;
 const OUR_WSCALE = 3; // 256 KiB fits in 65535 << 3
 const SEND_HIGH_WATER = 512 * 1024;
 const SEND_LOW_WATER = 128 * 1024;
+/** While the guest's window is closed, the host socket pauses once this much waits (flow control both ways). */
+const ZERO_WINDOW_HOLD = 64 * 1024;
 const RTO_INITIAL = 1000; // RFC 6298 §2.1
 const RTO_MIN = 200; // as Linux (RFC 6298 §2.4 says 1 s; the link is virtual)
 const RTO_MAX = 60_000; // RFC 6298 §2.5
@@ -118,6 +125,10 @@ export class TcpConnection {
   srtt = 0;
   private rttvar = 0;
   rto = RTO_INITIAL;
+  /** The RTO before backoff (RFC 6298 §5.5 doubles `rto`; this is what the samples say). */
+  private rtoBase = RTO_INITIAL;
+  /** Zero-window probes are outstanding (the persist timer, RFC 9293 §3.8.6.1). */
+  private probing = false;
   private rttSeq = -1;
   private rttStart = 0;
   private retransmits = 0;
@@ -190,11 +201,8 @@ export class TcpConnection {
     if (this.hostEnded || this.state === 'CLOSED') return;
     this.now = now;
     this.sendQueue.push(data);
-    if (!this.hostPaused && this.sendQueue.length >= SEND_HIGH_WATER) {
-      this.hostPaused = true;
-      this.env.host.tcpPause(this.handle, true);
-    }
     this.trySend(now);
+    this.updateHostPause();
   }
 
   hostEnd(now: number): void {
@@ -212,6 +220,13 @@ export class TcpConnection {
 
   hostClosed(error: string | undefined, now: number): void {
     if (this.state === 'CLOSED' || this.state === 'TIME_WAIT') return;
+    const code = error !== undefined ? UNREACHABLE_CODES[error] : undefined;
+    if (this.state === 'HOST_CONNECTING' && code !== undefined) {
+      this.env.unreachable(this, code);
+      this.closeHost(true);
+      this.finish(error!);
+      return;
+    }
     if (error !== undefined || this.state === 'HOST_CONNECTING' || this.state === 'SYN_SENT') {
       this.reset(error ?? 'host closed');
       return;
@@ -334,10 +349,20 @@ export class TcpConnection {
       this.duplicateAck();
     }
     if (seqLe(this.sndUna, seg.ack)) {
+      if (this.sndWnd === 0 && window > 0 && this.probing) {
+        // The window reopened after zero-window probes: resend from SND.UNA at once, with the
+        // un-backed-off RTO (probes are not losses).
+        this.probing = false;
+        this.sndNxt = this.sndUna;
+        this.rto = this.rtoBase;
+        this.retransmits = 0;
+        this.setDeadline(Infinity);
+      }
       this.sndWnd = window;
       if (window > this.maxSndWnd) this.maxSndWnd = window;
     }
     if (this.sndWnd === 0) this.retransmits = 0; // a live peer closing its window: keep probing
+    this.updateHostPause();
     const finAcked = this.finSent && seg.ack === this.sndNxt;
     if (finAcked) {
       if (this.state === 'FIN_WAIT_1') this.state = 'FIN_WAIT_2';
@@ -461,7 +486,8 @@ export class TcpConnection {
       this.sendSyn(true);
     } else {
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      if (inFlight > 0) {
+      this.probing = this.sndWnd === 0;
+      if (inFlight > 0 && !this.probing) {
         this.env.stats.timeouts++;
         // RFC 5681 §3.1 (equation 4) and loss window; RFC 6582 §3.2 step 4: no fast retransmit for what was in flight.
         this.ssthresh = Math.max(inFlight >> 1, 2 * this.mss);
@@ -484,6 +510,21 @@ export class TcpConnection {
   /** The guest link has room again: send what the window allows. */
   resume(now: number): void {
     if (this.state !== 'CLOSED') this.trySend(now);
+  }
+
+  /**
+   * Host reads pause when the send queue is long, or when the guest's window is closed and some
+   * data already waits; they resume below the low-water mark with the window open.
+   */
+  private updateHostPause(): void {
+    const q = this.sendQueue.length;
+    if (!this.hostPaused && (q >= SEND_HIGH_WATER || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
+      this.hostPaused = true;
+      this.env.host.tcpPause(this.handle, true);
+    } else if (this.hostPaused && q <= SEND_LOW_WATER && this.sndWnd > 0) {
+      this.hostPaused = false;
+      this.env.host.tcpPause(this.handle, false);
+    }
   }
 
   // ---- congestion control ----
@@ -627,6 +668,7 @@ export class TcpConnection {
         this.srtt = 0.875 * this.srtt + 0.125 * r;
       }
       this.rto = Math.min(RTO_MAX, Math.max(RTO_MIN, this.srtt + Math.max(1, 4 * this.rttvar)));
+      this.rtoBase = this.rto;
     }
     // Congestion control.
     if (this.inRecovery) {
@@ -645,10 +687,6 @@ export class TcpConnection {
       // RFC 5681 §3.1: slow start (RFC 3465 L = 2·SMSS), then congestion avoidance.
       if (this.cwnd < this.ssthresh) this.cwnd += Math.min(dataAcked, 2 * this.mss);
       else this.cwnd += Math.max(1, Math.floor((this.mss * this.mss) / this.cwnd));
-    }
-    if (this.hostPaused && this.sendQueue.length <= SEND_LOW_WATER) {
-      this.hostPaused = false;
-      this.env.host.tcpPause(this.handle, false);
     }
     // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
     this.setDeadline(seqDiff(this.sndNxt, this.sndUna) > 0 ? now + this.rto : Infinity);

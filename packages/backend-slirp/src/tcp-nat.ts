@@ -1,5 +1,5 @@
 import {
-  IP_PROTO_TCP, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4, tcpHeaderLen,
+  ICMP_DEST_UNREACHABLE, IP_PROTO_ICMP, IP_PROTO_TCP, emitIcmpv4, emitIpv4, put16, put32, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4, tcpHeaderLen,
   type Ipv4Address, type TcpOptions, type TcpPacket, type TcpRepr,
 } from '@netbe/wire';
 import type { DropReason, SlirpCounters } from './counters';
@@ -239,6 +239,19 @@ export class TcpNat implements TcpEnv {
 
   releaseReorder(bytes: number): void {
     this.reorderBytes -= bytes;
+  }
+
+  unreachable(c: TcpConnection, code: number): void {
+    // RFC 792: the quote is the guest's SYN as it was sent — its IP header and the first 8 TCP bytes (ports, sequence).
+    const quote = new Uint8Array(28);
+    emitIpv4({ src: c.guestIp, dst: c.virtualIp, protocol: IP_PROTO_TCP, payloadLen: 20, ttl: 64 }, quote, 0);
+    put16(quote, 20, c.guestPort);
+    put16(quote, 22, c.virtualPort);
+    put32(quote, 24, c.irs);
+    this.counters.icmpErrorsRelayed++;
+    this.link.sendIpv4(c.virtualIp, c.guestIp, IP_PROTO_ICMP, 8 + quote.length, (buf, off) => {
+      emitIcmpv4({ type: ICMP_DEST_UNREACHABLE, code, rest: 0, data: quote }, buf, off);
+    }, this.clock());
   }
 
   closed(c: TcpConnection, reason: string): void {
