@@ -12,7 +12,8 @@
         "native/unix.c",
         "native/mem.c",
         "native/eventfd.c",
-        "native/packet.c"
+        "native/packet.c",
+        "native/icmp.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]

@@ -10,6 +10,7 @@ static napi_value init(napi_env env, napi_value exports) {
   netbe_init_mem(env, exports);
   netbe_init_eventfd(env, exports);
   netbe_init_packet(env, exports);
+  netbe_init_icmp(env, exports);
   return exports;
 }
 

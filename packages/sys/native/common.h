@@ -74,5 +74,6 @@ void netbe_init_unix(napi_env env, napi_value exports);
 void netbe_init_mem(napi_env env, napi_value exports);
 void netbe_init_eventfd(napi_env env, napi_value exports);
 void netbe_init_packet(napi_env env, napi_value exports);
+void netbe_init_icmp(napi_env env, napi_value exports);
 
 #endif

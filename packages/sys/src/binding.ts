@@ -116,6 +116,42 @@ export interface SysBinding {
 
   // packet.c
   packetOpen(ifname: string, options?: { receive?: boolean }): number;
+
+  // icmp.c (ICMP datagram "ping" sockets; IPv4 addresses as uint32 in host order)
+  icmpOpen(options?: { ident?: number; ttl?: number; recvErr?: boolean }): number;
+  icmpIdent(fd: number): number;
+  icmpSetTtl(fd: number, ttl: number): void;
+  icmpSendTo(fd: number, addr: number, message: Uint8Array): number;
+  icmpRecvFrom(fd: number, buf: Uint8Array): IcmpRecvResult | null;
+  icmpRecvError(fd: number, buf: Uint8Array): IcmpErrorResult | null;
+  readonly SO_EE_ORIGIN_LOCAL: number;
+  readonly SO_EE_ORIGIN_ICMP: number;
+}
+
+/** One datagram from an ICMP socket: the ICMP message (no IP header) and who sent it. */
+export interface IcmpRecvResult {
+  length: number;
+  /** IPv4 source, uint32 host order. */
+  address: number;
+  /** The message was longer than the buffer (the rest is lost). */
+  truncated: boolean;
+}
+
+/** One entry of an ICMP socket's error queue (IP_RECVERR, `struct sock_extended_err`). */
+export interface IcmpErrorResult extends IcmpRecvResult {
+  /** `length`: bytes of the message the error is about (its ICMP header and data) written to
+   * the buffer; `address`: where that message was sent. */
+  /** SO_EE_ORIGIN_ICMP (2) for an ICMP error received, SO_EE_ORIGIN_LOCAL (1) for a local one. */
+  origin: number;
+  /** ICMP type and code of the error (e.g. 3/3 port unreachable, 11/0 TTL exceeded). */
+  type: number;
+  code: number;
+  /** ee_info: the next-hop MTU for "fragmentation needed". */
+  info: number;
+  /** The errno the kernel maps it to (e.g. ECONNREFUSED, EHOSTUNREACH). */
+  errno: number;
+  /** Who reported it (uint32 host order; 0 when unknown). */
+  offender: number;
 }
 
 function load(): SysBinding {

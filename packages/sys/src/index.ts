@@ -1,2 +1,2 @@
 export { sys, isSysError } from './binding';
-export type { SysBinding, SysError, RecvmsgResult, FileStat, Watcher, WatcherCallback } from './binding';
+export type { SysBinding, SysError, RecvmsgResult, FileStat, Watcher, WatcherCallback, IcmpRecvResult, IcmpErrorResult } from './binding';
