@@ -110,7 +110,6 @@ export class SimGuest {
   finAcked = false;
   established = false;
   retransmits = 0;
-  private ackNow = false;
   readonly out: Uint8Array[] = [];
 
   constructor(private readonly spec: GuestSpec, port: number) {
@@ -221,7 +220,8 @@ export class SimGuest {
         if (!this.ooo.some((s) => s.seq === t.seq)) this.ooo.push({ seq: t.seq, data: p.slice() });
         this.lastOooSeq = t.seq;
       }
-      this.ackNow = true;
+      // One ACK per data segment, carrying RCV.NXT as of its arrival (no ACK compression).
+      this.frame(TCP_ACK, this.nxt, undefined, this.options(now, this.sackBlocks()));
     }
   }
 
@@ -295,7 +295,6 @@ export class SimGuest {
   /** Sends what the window allows; ACKs pending data. */
   pump(now: number): void {
     if (!this.established) return;
-    let sentAny = false;
     for (;;) {
       const off = this.offOf(this.nxt);
       const inFlight = diff(this.nxt, this.una);
@@ -304,7 +303,6 @@ export class SimGuest {
       this.frame(TCP_ACK, this.nxt, this.data.subarray(off, off + n), this.options(now));
       this.nxt = (this.nxt + n) >>> 0;
       if (this.maxSent === undefined || lt(this.maxSent, this.nxt)) this.maxSent = this.nxt;
-      sentAny = true;
       if (this.rtoAt === Infinity) this.rtoAt = now + this.rto;
     }
     if (this.closeAfterData && !this.finSent && this.offOf(this.nxt) >= this.data.length) {
@@ -312,11 +310,9 @@ export class SimGuest {
       this.nxt = (this.nxt + 1) >>> 0;
       if (this.maxSent === undefined || lt(this.maxSent, this.nxt)) this.maxSent = this.nxt;
       this.finSent = true;
-      sentAny = true;
       if (this.rtoAt === Infinity) this.rtoAt = now + this.rto;
     }
-    if (this.ackNow && !sentAny) this.frame(TCP_ACK, this.nxt, undefined, this.options(now, this.sackBlocks()));
-    this.ackNow = false;
+
   }
 
   timer(now: number): void {
