@@ -65,6 +65,7 @@ const TIME_WAIT_MS = 10_000; // smoltcp's choice; 2·MSL would hold state for 4 
 const CONNECT_TIMEOUT_MS = 75_000;
 const DELAYED_ACK_MS = 10;
 const DUP_THRESH = 3; // RFC 5681 §3.2
+const CHALLENGE_ACK_LIMIT = 100;
 const INITIAL_WINDOW_SEGMENTS = 10; // RFC 6928
 const REORDER_MAX_BLOCKS = 256; // a full 256 KiB window of 1 KiB segments
 const TS_OPTION_LEN = 12; // timestamp (10) + 2 NOPs, RFC 7323 Appendix A
@@ -740,10 +741,19 @@ export class TcpConnection {
   }
 
   private challengeAck(): void {
-    this.env.stats.challengeAcks++;
     this.env.drop('tcp-challenge-ack');
+    // RFC 5961 §7: at most CHALLENGE_ACK_LIMIT per second per connection (an injection storm gets no amplification).
+    if (this.now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = this.now;
+      this.challengesInWindow = 0;
+    }
+    if (++this.challengesInWindow > CHALLENGE_ACK_LIMIT) return;
+    this.env.stats.challengeAcks++;
     this.sendAck();
   }
+
+  private challengeWindowStart = 0;
+  private challengesInWindow = 0;
 
   private timestampOption(): { value: number; echo: number } {
     this.tsScratch.value = ((this.now >>> 0) + this.tsOffset) >>> 0;

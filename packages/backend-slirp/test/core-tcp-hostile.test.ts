@@ -109,6 +109,17 @@ test('RST injection: out of window → counted drop; in window but not at RCV.NX
   assert.equal(host.take('tcpClose').pop()?.reset, true);
 });
 
+test('challenge ACKs are rate limited (RFC 5961 §7): 1000 in-window RSTs in one second get 100 answers, all counted', () => {
+  const { stack, out, conn } = established();
+  out();
+  for (let i = 0; i < 1000; i++) stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1002 + i, flags: TCP_RST })), 3 + i / 10);
+  assert.is(out().length, 100);
+  assert.is(stack.counters.drops['tcp-challenge-ack'], 1000);
+  assert.is(conn.state, 'ESTABLISHED');
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1500, flags: TCP_RST })), 2000);
+  assert.is(out().length, 1, 'a new second, a new allowance');
+});
+
 test('SYN in a synchronized state → challenge ACK (RFC 5961 §4), never a reset of the host socket', () => {
   const { stack, host, out, conn } = established();
   out();
