@@ -1,7 +1,8 @@
 import { createSocket as createUdpSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { connect as tcpConnect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { formatIpv4, parseIpv4Address, type Ipv4Address } from '@netbe/wire';
+import { sys, isSysError, type Watcher } from '@netbe/sys';
+import { checksumUpdate16, formatIpv4, internetChecksum, parseIpv4Address, type Ipv4Address } from '@netbe/wire';
 import type { HostEvents, SlirpHost } from './host';
 
 /** The stack as the adapter sees it: its event methods, plus the two it needs for accepted sockets. */
@@ -30,8 +31,13 @@ interface RawSocket {
 }
 
 export interface NodeHostOptions {
-  /** Try to open an ICMP socket (raw, needs CAP_NET_RAW) for echo forwarding. */
+  /**
+   * Forward echo requests: through ICMP datagram ("ping") sockets when
+   * net.ipv4.ping_group_range allows our group, else a raw ICMP socket (needs CAP_NET_RAW).
+   */
   icmp: boolean;
+  /** Which ICMP socket to try (default 'auto': datagram first, then raw). For tests. */
+  icmpSocket?: 'auto' | 'dgram' | 'raw';
   log: (level: 'debug' | 'info' | 'warn', message: string) => void;
 }
 
@@ -48,6 +54,9 @@ export class NodeSlirpHost implements SlirpHost {
   private readonly tcpErrors = new Map<number, string>();
   private readonly servers = new Map<number, Server>();
   private raw: RawSocket | undefined;
+  private ping: PingSockets | undefined;
+  /** How echo requests leave the host: 'dgram' (ping sockets), 'raw', or undefined (not at all). */
+  readonly icmpMode: 'dgram' | 'raw' | undefined;
   readonly icmpAvailable: boolean;
   readonly icmpUnavailableReason: string | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -60,18 +69,32 @@ export class NodeSlirpHost implements SlirpHost {
   constructor(private readonly opts: NodeHostOptions) {
     let reason: string | undefined;
     if (opts.icmp) {
-      try {
-        const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
-        this.raw = raw.createSocket({ protocol: raw.Protocol.ICMP });
-        this.raw.on('message', (buf, source) => this.rawMessage(buf, source));
-        this.raw.on('error', (err) => this.log('warn', `icmp socket: ${err.message}`));
-      } catch (e) {
-        reason = `cannot open an ICMP socket: ${(e as Error).message}`;
+      const which = opts.icmpSocket ?? 'auto';
+      const reasons: string[] = [];
+      if (which !== 'raw') {
+        const refused = PingSockets.probe();
+        if (refused === undefined) {
+          this.ping = new PingSockets((src, msg) => this.emit((ev, now) => ev.hostIcmpReceived(src, msg, now)), (m) => this.log('debug', m));
+        } else {
+          reasons.push(refused);
+        }
       }
+      if (!this.ping && which !== 'dgram') {
+        try {
+          const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
+          this.raw = raw.createSocket({ protocol: raw.Protocol.ICMP });
+          this.raw.on('message', (buf, source) => this.rawMessage(buf, source));
+          this.raw.on('error', (err) => this.log('warn', `icmp socket: ${err.message}`));
+        } catch (e) {
+          reasons.push(`cannot open a raw ICMP socket: ${(e as Error).message}`);
+        }
+      }
+      if (!this.ping && !this.raw) reason = reasons.join('; ');
     } else {
       reason = 'ICMP forwarding disabled (icmp=off)';
     }
-    this.icmpAvailable = this.raw !== undefined;
+    this.icmpMode = this.ping ? 'dgram' : this.raw ? 'raw' : undefined;
+    this.icmpAvailable = this.icmpMode !== undefined;
     this.icmpUnavailableReason = reason;
   }
 
@@ -272,6 +295,7 @@ export class NodeSlirpHost implements SlirpHost {
   // ---------------------------------------------------------------- ICMP
 
   icmpSend(dst: Ipv4Address, message: Uint8Array): void {
+    if (this.ping) return this.ping.send(dst, message, this.now());
     if (!this.raw) return;
     const buf = Buffer.from(message.buffer, message.byteOffset, message.length);
     this.raw.send(buf, 0, buf.length, formatIpv4(dst), (err) => {
@@ -312,6 +336,196 @@ export class NodeSlirpHost implements SlirpHost {
     this.servers.clear();
     this.raw?.close();
     this.raw = undefined;
+    this.ping?.close();
+    this.ping = undefined;
     await Promise.all(waits);
   }
+}
+
+/** ICMP types and the IPv4 header fields the synthesized errors need. */
+const ICMP_ECHO_REPLY = 0;
+const ICMP_ECHO_REQUEST = 8;
+const IPPROTO_ICMP = 1;
+/** Ping sockets (one per echo identifier in use) idle longer than this are closed. */
+const PING_IDLE_MS = 15_000;
+/** At most this many ping sockets; the least recently used is closed to make room. */
+const MAX_PING_SOCKETS = 256;
+
+interface PingSocket {
+  fd: number;
+  watcher: Watcher;
+  /** The identifier the stack wrote (its host id) and the one the kernel puts on the wire. */
+  stackId: number;
+  kernelId: number;
+  lastUsed: number;
+}
+
+/**
+ * Echo forwarding through ICMP datagram sockets, icmp(7): no privilege needed, only a group in
+ * net.ipv4.ping_group_range. The kernel replaces the echo identifier with the socket's own
+ * ("port") and hands each socket only the replies and errors for that identifier, so every
+ * identifier the stack uses gets its own socket (bound to that same identifier when it is free,
+ * else to one the kernel picks) and what comes back is rewritten to the stack's identifier:
+ * the stack's IcmpRelay then maps it back to the guest's as it does for a raw socket. Errors
+ * (unreachable, TTL exceeded) arrive on the socket's error queue (IP_RECVERR) and are rebuilt as
+ * the ICMP error message a raw socket would have seen. Only echo: errors about UDP flows are not
+ * visible here (they are with a raw socket).
+ */
+class PingSockets {
+  private readonly byStackId = new Map<number, PingSocket>();
+  private readonly buf = new Uint8Array(65536);
+
+  constructor(
+    private readonly deliver: (src: Ipv4Address, message: Uint8Array) => void,
+    private readonly debug: (message: string) => void,
+  ) {}
+
+  /** undefined when a ping socket can be opened here, else why not. */
+  static probe(): string | undefined {
+    try {
+      sys.close(sys.icmpOpen());
+      return undefined;
+    } catch (e) {
+      if (isSysError(e, 'EACCES')) return 'ICMP datagram sockets refused (net.ipv4.ping_group_range excludes our group)';
+      return `cannot open an ICMP datagram socket: ${(e as Error).message}`;
+    }
+  }
+
+  send(dst: Ipv4Address, message: Uint8Array, now: number): void {
+    if (message.length < 8 || message[0] !== ICMP_ECHO_REQUEST) return; // the kernel sends only echo requests
+    const stackId = (message[4]! << 8) | message[5]!;
+    const s = this.socketFor(stackId, now);
+    if (!s) return;
+    s.lastUsed = now;
+    try {
+      if (sys.icmpSendTo(s.fd, dst, message) < 0) this.debug(`icmp send to ${formatIpv4(dst)}: socket buffer full`);
+      s.kernelId = sys.icmpIdent(s.fd);
+    } catch (e) {
+      this.debug(`icmp send to ${formatIpv4(dst)}: ${(e as Error).message}`);
+    }
+  }
+
+  private socketFor(stackId: number, now: number): PingSocket | undefined {
+    let s = this.byStackId.get(stackId);
+    if (s) {
+      this.byStackId.delete(stackId); // keep insertion order = last use order
+      this.byStackId.set(stackId, s);
+      return s;
+    }
+    for (const [id, old] of this.byStackId) {
+      if (old.lastUsed + PING_IDLE_MS > now && this.byStackId.size < MAX_PING_SOCKETS) break;
+      this.closeSocket(id, old);
+    }
+    let fd: number;
+    try {
+      fd = sys.icmpOpen({ ident: stackId, recvErr: true });
+    } catch (e) {
+      if (!isSysError(e, 'EADDRINUSE')) {
+        this.debug(`icmp socket: ${(e as Error).message}`);
+        return undefined;
+      }
+      try {
+        fd = sys.icmpOpen({ recvErr: true }); // identifier taken (another process): the kernel picks one
+      } catch (e2) {
+        this.debug(`icmp socket: ${(e2 as Error).message}`);
+        return undefined;
+      }
+    }
+    const watcher = sys.watcherCreate(fd, (err) => this.ready(stackId, err !== null));
+    s = { fd, watcher, stackId, kernelId: sys.icmpIdent(fd), lastUsed: now };
+    this.byStackId.set(stackId, s);
+    sys.watcherStart(watcher, sys.READABLE);
+    return s;
+  }
+
+  /** Readable, or POLLERR (an error-queue entry; libuv has stopped the watcher): drain both. */
+  private ready(stackId: number, pollError: boolean): void {
+    const s = this.byStackId.get(stackId);
+    if (!s) return;
+    const buf = this.buf;
+    for (let i = 0; i < 64; i++) {
+      let r;
+      try {
+        r = sys.icmpRecvFrom(s.fd, buf);
+      } catch (e) {
+        this.debug(`icmp receive: ${(e as Error).message}`);
+        break;
+      }
+      if (!r) break;
+      if (r.truncated || r.length < 8 || buf[0] !== ICMP_ECHO_REPLY) continue;
+      const msg = buf.slice(0, r.length);
+      restoreIdent(msg, 0, s.kernelId, s.stackId);
+      this.deliver(r.address, msg);
+    }
+    for (let i = 0; i < 64; i++) {
+      let e;
+      try {
+        e = sys.icmpRecvError(s.fd, buf);
+      } catch (err) {
+        this.debug(`icmp error queue: ${(err as Error).message}`);
+        break;
+      }
+      if (!e) break;
+      if (e.origin !== sys.SO_EE_ORIGIN_ICMP || e.length < 8) continue; // local errors: nothing to relay
+      this.deliver(e.offender || e.address, icmpErrorMessage(e.type, e.code, e.info, e.address, buf.subarray(0, 8), s));
+    }
+    if (pollError && this.byStackId.get(stackId) === s) {
+      try {
+        sys.watcherStart(s.watcher, sys.READABLE);
+      } catch (err) {
+        this.debug(`icmp watcher: ${(err as Error).message}`);
+        this.closeSocket(stackId, s);
+      }
+    }
+  }
+
+  private closeSocket(stackId: number, s: PingSocket): void {
+    this.byStackId.delete(stackId);
+    sys.watcherClose(s.watcher);
+    sys.close(s.fd);
+  }
+
+  close(): void {
+    for (const [id, s] of this.byStackId) this.closeSocket(id, s);
+  }
+}
+
+/** Puts the stack's identifier back where the kernel wrote its own (offset of an ICMP echo header), fixing the checksum. */
+function restoreIdent(msg: Uint8Array, at: number, kernelId: number, stackId: number): void {
+  const id = (msg[at + 4]! << 8) | msg[at + 5]!;
+  if (id !== kernelId || id === stackId) return;
+  const sum = checksumUpdate16((msg[at + 2]! << 8) | msg[at + 3]!, kernelId, stackId);
+  msg[at + 2] = sum >> 8;
+  msg[at + 3] = sum & 0xff;
+  msg[at + 4] = stackId >> 8;
+  msg[at + 5] = stackId & 0xff;
+}
+
+/**
+ * The ICMP error a raw socket would have received (RFC 792): type, code, the "unused"/MTU word,
+ * then the quote: an IPv4 header for our echo to `dst` and its first 8 bytes with the stack's id.
+ */
+function icmpErrorMessage(type: number, code: number, info: number, dst: Ipv4Address, echoHead: Uint8Array, s: PingSocket): Uint8Array {
+  const m = new Uint8Array(8 + 20 + 8);
+  m[0] = type;
+  m[1] = code;
+  if (type === 3 && code === 4) {
+    m[6] = (info >> 8) & 0xff; // RFC 1191: next-hop MTU
+    m[7] = info & 0xff;
+  }
+  const ip = 8;
+  m[ip] = 0x45;
+  m[ip + 3] = 28; // total length of what is quoted here (header + 8)
+  m[ip + 8] = 1; // TTL: unknown; the stack rewrites the quote
+  m[ip + 9] = IPPROTO_ICMP;
+  m[ip + 16] = dst >>> 24;
+  m[ip + 17] = (dst >>> 16) & 0xff;
+  m[ip + 18] = (dst >>> 8) & 0xff;
+  m[ip + 19] = dst & 0xff;
+  m.set(echoHead, ip + 20);
+  restoreIdent(m, ip + 20, s.kernelId, s.stackId);
+  const sum = internetChecksum(m);
+  m[2] = sum >> 8;
+  m[3] = sum & 0xff;
+  return m;
 }
