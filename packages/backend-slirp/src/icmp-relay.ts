@@ -17,10 +17,13 @@ const MAX_OUTSTANDING = 64;
 const ECHO_TIMEOUT_MS = 10_000;
 
 /**
- * Echo identifiers for forwarded pings. A raw ICMP socket sees every echo reply reaching the
- * host, so each guest (address, identifier, destination) gets its own host identifier and
- * replies are matched on (identifier, source, an outstanding sequence number). Bounded; entries
- * expire after 10 s of silence.
+ * Echo identifiers for forwarded pings. Each guest (address, identifier, destination) gets its
+ * own host identifier. A raw ICMP socket sees every echo reply reaching the host, so replies are
+ * matched on (identifier, source, an outstanding sequence number). Ping sockets (SOCK_DGRAM,
+ * IPPROTO_ICMP) only see their own, under an identifier the kernel chose: the Node host keeps one
+ * per host identifier and writes the host identifier back before the reply reaches
+ * {@link IcmpRelay.matchReply}, so the same matching serves both. Bounded; entries expire after
+ * 10 s of silence.
  */
 export class IcmpRelay {
   private readonly byHostId = new Map<number, EchoMapping>();
