@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { isSysError, sys } from '../src/index';
 
 /** Functions that would create something (an interface, a file, a socket) with a valid argument. */
-const CREATES = new Set(['tapOpen', 'unixListen', 'memfdCreate', 'eventfdCreate', 'socketpair', 'packetOpen', 'unixConnect']);
+const CREATES = new Set(['tapOpen', 'unixListen', 'memfdCreate', 'eventfdCreate', 'socketpair', 'packetOpen', 'unixConnect', 'icmpOpen']);
 
 const junk = fc.constantFrom<unknown>(
   undefined, null, true, -1, 0.5, Number.NaN, Infinity, 2 ** 31, 2 ** 53, 999_999,
