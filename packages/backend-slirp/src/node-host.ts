@@ -447,9 +447,8 @@ class PingSockets {
       let r;
       try {
         r = sys.icmpRecvFrom(s.fd, buf);
-      } catch (e) {
-        this.debug(`icmp receive: ${(e as Error).message}`);
-        break;
+      } catch {
+        break; // the socket's pending error (IP_RECVERR): the error queue below has the details
       }
       if (!r) break;
       if (r.truncated || r.length < 8 || buf[0] !== ICMP_ECHO_REPLY) continue;

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { hasCommand, isRoot, prerequisite, testWhen } from '@netbe/test-utils';
-import { GATEWAY } from './helpers/guest';
+import { GATEWAY, GUEST, ip } from './helpers/guest';
 
 // Echo forwarding without root: each case runs a child (SlirpBackend + a guest speaking frames
 // through the NetBackend contract) in a network namespace this test creates, with that
@@ -97,6 +97,35 @@ testWhen(test, needs, 'nobody where ping sockets are refused: only the gateway a
   assert.is(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /ping_group_range/);
   assert.match(warnings[0]!, /raw ICMP socket/);
+});
+
+testWhen(test, needs, 'as nobody: a network unreachable from a router namespace reaches the guest, quoting its own echo', () => {
+  // a (the child, 10.199.N.1, default route via b) --veth-- b (10.199.N.2, forwarding, no route
+  // to 10.200/16): b answers the host's echo with Destination Unreachable, which arrives on the
+  // ping socket's error queue and must reach the guest about the echo it sent.
+  const a = netns(`${NOGROUP} ${NOGROUP}`);
+  const b = netns('1 0');
+  const n = process.pid % 250;
+  const va = `nbda${process.pid % 100000}`;
+  const vb = `nbdb${process.pid % 100000}`;
+  sh('ip', 'link', 'add', va, 'type', 'veth', 'peer', 'name', vb);
+  sh('ip', 'link', 'set', va, 'netns', a);
+  sh('ip', 'link', 'set', vb, 'netns', b);
+  sh('ip', '-n', a, 'addr', 'add', `10.199.${n}.1/24`, 'dev', va);
+  sh('ip', '-n', a, 'link', 'set', va, 'up');
+  sh('ip', '-n', a, 'route', 'add', 'default', 'via', `10.199.${n}.2`);
+  sh('ip', '-n', b, 'addr', 'add', `10.199.${n}.2/24`, 'dev', vb);
+  sh('ip', '-n', b, 'link', 'set', vb, 'up');
+  sh('ip', 'netns', 'exec', b, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  const target = `10.200.${n}.1`;
+  const r = run(a, true, 'unreachable', target) as unknown as {
+    mode: string;
+    error: { src: number; dst: number; type: number; code: number };
+    quote: { src: number; dst: number; type: number; ident: number; seq: number };
+  };
+  assert.is(r.mode, 'dgram');
+  assert.equal(r.error, { src: ip(`10.199.${n}.2`), dst: GUEST, type: 3, code: 0 }, 'net unreachable from the router');
+  assert.equal(r.quote, { src: GUEST, dst: ip(target), type: 8, ident: 0x99, seq: 3 }, 'the quote is what the guest sent');
 });
 
 test.run();
