@@ -36,8 +36,6 @@ export interface NodeHostOptions {
    * net.ipv4.ping_group_range allows our group, else a raw ICMP socket (needs CAP_NET_RAW).
    */
   icmp: boolean;
-  /** Which ICMP socket to try (default 'auto': datagram first, then raw). For tests. */
-  icmpSocket?: 'auto' | 'dgram' | 'raw';
   log: (level: 'debug' | 'info' | 'warn', message: string) => void;
 }
 
@@ -69,17 +67,14 @@ export class NodeSlirpHost implements SlirpHost {
   constructor(private readonly opts: NodeHostOptions) {
     let reason: string | undefined;
     if (opts.icmp) {
-      const which = opts.icmpSocket ?? 'auto';
       const reasons: string[] = [];
-      if (which !== 'raw') {
-        const refused = PingSockets.probe();
-        if (refused === undefined) {
-          this.ping = new PingSockets((src, msg) => this.emit((ev, now) => ev.hostIcmpReceived(src, msg, now)), (m) => this.log('debug', m));
-        } else {
-          reasons.push(refused);
-        }
+      const refused = PingSockets.probe();
+      if (refused === undefined) {
+        this.ping = new PingSockets((src, msg) => this.emit((ev, now) => ev.hostIcmpReceived(src, msg, now)), (m) => this.log('debug', m));
+      } else {
+        reasons.push(refused);
       }
-      if (!this.ping && which !== 'dgram') {
+      if (!this.ping) {
         try {
           const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
           this.raw = raw.createSocket({ protocol: raw.Protocol.ICMP });
