@@ -519,10 +519,13 @@ export class TcpConnection {
    */
   private updateHostPause(): void {
     const q = this.sendQueue.length;
-    if (!this.hostPaused && (q >= SEND_HIGH_WATER || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
+    // With jumbo MSS (MTU 65520) the marks scale so that 16 / 4 segments still fit.
+    const high = Math.max(SEND_HIGH_WATER, 16 * this.mss);
+    const low = Math.max(SEND_LOW_WATER, 4 * this.mss);
+    if (!this.hostPaused && (q >= high || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
       this.hostPaused = true;
       this.env.host.tcpPause(this.handle, true);
-    } else if (this.hostPaused && q <= SEND_LOW_WATER && this.sndWnd > 0) {
+    } else if (this.hostPaused && q <= low && this.sndWnd > 0) {
       this.hostPaused = false;
       this.env.host.tcpPause(this.handle, false);
     }
