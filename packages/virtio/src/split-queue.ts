@@ -29,6 +29,7 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const TWO_32 = 4294967296;
 const NO_CELL = new Uint16Array(1);
 const NO_WORDS = new Uint32Array(0);
+const NO_VIEW = new Uint8Array(0);
 /** Atomics use the host's byte order; the rings are little-endian (virtio 1.2 §2.7). */
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 // Module-local copies for the hot path: imported bindings can compile to getter calls.
@@ -179,6 +180,15 @@ export class SplitQueue implements DescriptorTableSource {
   private readonly walker = new DescriptorWalker();
   /** Views of guest buffers, keyed by address and length; valid for `memory`. */
   private readonly views: ViewCache;
+  /**
+   * The view the fast pop path last used for each descriptor index, with its address and length
+   * (`headKeys[2i]`, `headKeys[2i+1]`; address -1: none): a driver that reposts the same buffer
+   * in the same descriptor finds it here, in ring order (the hash-ordered {@link views} are
+   * scattered, and a large ring's entries fall out of cache between uses). Every entry was
+   * checked against `memory` when made; cleared with the view cache.
+   */
+  private readonly headKeys: Float64Array;
+  private readonly headViews: Uint8Array[];
 
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
@@ -188,6 +198,8 @@ export class SplitQueue implements DescriptorTableSource {
     this.malformedChains = options.malformedChains ?? 'break';
     this.onError = options.onError;
     this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
+    this.headKeys = new Float64Array(2 * maxSize).fill(-1);
+    this.headViews = new Array<Uint8Array>(maxSize).fill(NO_VIEW);
   }
 
   /** Applies the negotiated ring features (INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY). */
@@ -333,9 +345,8 @@ export class SplitQueue implements DescriptorTableSource {
           const addrLow = desc[d]!;
           const addr = desc[d + 1]! * TWO_32 + addrLow;
           const len = desc[d + 2]!;
-          const cache = this.views;
-          const slot = cache.slotOfLow(addrLow, len);
-          const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
+          const keys = this.headKeys;
+          const view = keys[2 * head] === addr && keys[2 * head + 1] === len ? this.headViews[head]! : this.headView(head, addrLow, addr, len);
           if (view !== null) {
             const next = (last + 1) & 0xffff;
             this.lastAvailIdx = next;
@@ -361,6 +372,23 @@ export class SplitQueue implements DescriptorTableSource {
       }
     }
     return this.popWalking(chain);
+  }
+
+  /**
+   * The view of a one-descriptor chain's buffer for descriptor `head` when the per-head entry
+   * does not match: from the view cache, else made (and cached); remembered for `head`. Null
+   * when the buffer is outside guest memory.
+   */
+  private headView(head: number, addrLow: number, addr: number, len: number): Uint8Array | null {
+    const cache = this.views;
+    const slot = cache.slotOfLow(addrLow, len);
+    const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
+    if (view !== null) {
+      this.headKeys[2 * head] = addr;
+      this.headKeys[2 * head + 1] = len;
+      this.headViews[head] = view;
+    }
+    return view;
   }
 
   /** A new view of a one-descriptor chain's buffer (cached), or null when it is outside guest memory. */
@@ -640,6 +668,8 @@ export class SplitQueue implements DescriptorTableSource {
 
   private dropViewCache(): void {
     this.views.clear();
+    this.headKeys.fill(-1);
+    this.headViews.fill(NO_VIEW);
   }
 
   private writeAvailEvent(index = this.lastAvailIdx): void {

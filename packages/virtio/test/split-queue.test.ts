@@ -367,6 +367,39 @@ test('views are reused for a recycled buffer and never outlive a memory change',
   assert.ok(chain.iov[0]!.buffer === copy.buffer, 'the view is into the new memory');
 });
 
+test('a descriptor reposted with another buffer gets that buffer, never the view remembered for it', () => {
+  const { driver, queue, chain, errors } = rig({ policy: 'drop' });
+  const a = driver.allocBuffer(64);
+  const b = driver.allocBuffer(64);
+  const post = (addr: number, len: number): void => {
+    driver.writeDescriptor(3, { addr, len, flags: 2 /* WRITE */, next: 0 });
+    driver.pushHead(3);
+  };
+  post(a, 64);
+  assert.ok(queue.pop(chain));
+  const viewA = chain.iov[0]!;
+  queue.putUsed(3, 0);
+  post(a, 64);
+  assert.ok(queue.pop(chain));
+  assert.ok(chain.iov[0] === viewA, 'same descriptor, same buffer: the same view');
+  queue.putUsed(3, 0);
+  post(b, 64);
+  assert.ok(queue.pop(chain));
+  assert.is(chain.addrs[0], b);
+  chain.iov[0]!.fill(0xb1);
+  assert.equal(driver.memory.translate(b, 64), new Uint8Array(64).fill(0xb1), 'the view is of the new buffer');
+  queue.putUsed(3, 0);
+  post(a, 32);
+  assert.ok(queue.pop(chain));
+  assert.is(chain.iov[0]!.length, 32, 'a new length is a new view');
+  queue.putUsed(3, 0);
+  // Outside guest memory: refused, although a view was remembered for this descriptor.
+  post(driver.memory.totalBytes + 4096, 64);
+  assert.not.ok(queue.pop(chain));
+  assert.is(queue.stats.droppedChains, 1);
+  assert.is(errors.length, 0);
+});
+
 test('many chains through a small ring, wrapping the 16-bit indices', () => {
   const r = rig({ queueSize: 4 });
   const { driver, queue, chain } = r;
