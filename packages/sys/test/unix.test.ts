@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sys } from '../src/index';
-import { openFds, throwsErrno, throwsType } from './helpers';
+import { fdSnapshot, fdsOpenedSince, throwsErrno, throwsType } from './helpers';
 
 test('fd passing over a socketpair: a memfd sent is mapped by the receiver', () => {
-  const before = openFds();
+  const before = fdSnapshot();
   const [a, b] = sys.socketpair();
   const memfd = sys.memfdCreate('passed');
   sys.ftruncate(memfd, sys.PAGE_SIZE);
@@ -29,11 +29,11 @@ test('fd passing over a socketpair: a memfd sent is mapped by the receiver', () 
   assert.is(sys.eventfdRead(r!.fds[1]!), 5);
   sys.munmap(map);
   for (const fd of [a, b, memfd, efd, ...r!.fds]) sys.close(fd);
-  assert.is(openFds(), before);
+  assert.equal(fdsOpenedSince(before), []);
 });
 
 test('fds beyond maxFds are closed and counted; nothing waiting gives null', () => {
-  const before = openFds();
+  const before = fdSnapshot();
   const [a, b] = sys.socketpair('seqpacket');
   const fds = Array.from({ length: 5 }, () => sys.eventfdCreate());
   sys.sendmsg(a, new Uint8Array([9]), fds);
@@ -50,7 +50,7 @@ test('fds beyond maxFds are closed and counted; nothing waiting gives null', () 
   sys.sendmsg(a, new Uint8Array(10));
   assert.is(sys.recvmsg(b, new Uint8Array(4))!.dataTruncated, true);
   for (const fd of [a, b, ...fds, ...r.fds]) sys.close(fd);
-  assert.is(openFds(), before);
+  assert.equal(fdsOpenedSince(before), []);
 });
 
 test('listen / connect / accept at a path; the peer closing reads as 0 bytes', () => {
