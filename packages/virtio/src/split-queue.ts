@@ -376,13 +376,16 @@ export class SplitQueue implements DescriptorTableSource {
 
   /**
    * The view of a one-descriptor chain's buffer for descriptor `head` when the per-head entry
-   * does not match: from the view cache, else made (and cached); remembered for `head`. Null
-   * when the buffer is outside guest memory.
+   * does not match: from the view cache, else made, cached and remembered for `head`. Null when
+   * the buffer is outside guest memory.
    */
   private headView(head: number, addrLow: number, addr: number, len: number): Uint8Array | null {
     const cache = this.views;
     const slot = cache.slotOfLow(addrLow, len);
-    const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
+    // A hit in the hashed cache leaves the per-head entry alone: a driver that rotates a pool of
+    // buffers through the descriptors (Linux page fragments) would rewrite it at every pop.
+    if (cache.addrs[slot] === addr && cache.lens[slot] === len) return cache.views[slot]!;
+    const view = this.newBufferView(addr, len);
     if (view !== null) {
       this.headKeys[2 * head] = addr;
       this.headKeys[2 * head + 1] = len;
