@@ -10,5 +10,3 @@ export { memoryBackendFactory, registerMemoryBackend } from './factory';
 export { parseCaps, parseMemoryConfig, MEMORY_DEFAULTS, MEMORY_MODES } from './options';
 export type { MemoryMode, MemoryBackendOptions, SourceOptions, MemorySpec } from './options';
 export { FrameRing } from './frame-ring';
-/** @deprecated moved to `@netbe/core`; re-exported until backend-slirp switches. */
-export { RxSignal, scheduleSoon, gatherIov, scatterIov } from '@netbe/core';
