@@ -30,6 +30,11 @@ export interface SlirpHost {
 
   /** True when echo requests can be sent to real hosts (raw or ping sockets). */
   readonly icmpAvailable: boolean;
+  /**
+   * Which host ICMP socket is in use: `dgram` (unprivileged ping sockets: echo only) or `raw`
+   * (also sees the host's ICMP errors about UDP flows); undefined when none.
+   */
+  readonly icmpMode?: 'dgram' | 'raw';
   /** Why ICMP is unavailable (logged once). */
   readonly icmpUnavailableReason?: string;
   /** Sends an ICMP message (header + data, checksum filled in) to `dst`. */
