@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { prerequisite, testWhen } from '@netbe/test-utils';
 import { buildGuestImage, guestPrerequisiteProblem } from '../../../tools/guest/build-initramfs';
 import { GuestVm } from '../../../tools/guest/qemu';
+import { dhcpClientScript } from '../../../tools/guest/scripts';
 import { NetbeProcess } from '../../vhost-user/test/e2e-netbe-process';
 import { LoopbackDns } from './helpers/dns-server';
 
@@ -61,19 +62,7 @@ testWhen(test, pre, 'a Linux guest on slirp: DHCP, DNS over UDP and TCP, pings, 
   // DNS over TCP: a 26-byte query for tcp.test (id 0x2222, RD), length-prefixed (RFC 1035 §4.2.2).
   const tcpQuery = '\\000\\032\\042\\042\\001\\000\\000\\001\\000\\000\\000\\000\\000\\000\\003tcp\\004test\\000\\000\\001\\000\\001';
   const script = `#!/bin/sh
-cat > /tmp/dhcp.sh <<'EOF2'
-#!/bin/sh
-case "$1" in bound|renew)
-  ip addr flush dev "$interface"
-  ip addr add "$ip/\${mask:-24}" dev "$interface"
-  [ -n "$router" ] && ip route add default via "$router"
-  echo "NETBE-RESULT dhcp $ip router $router dns $dns search $search"
-;; esac
-EOF2
-chmod +x /tmp/dhcp.sh
-ip link set eth0 up
-udhcpc -i eth0 -n -q -t 5 -T 2 -O search -s /tmp/dhcp.sh
-nslookup host.test 10.0.2.3 > /tmp/ns.txt 2>&1
+${dhcpClientScript({ requestOptions: ['search'] })}nslookup host.test 10.0.2.3 > /tmp/ns.txt 2>&1
 echo "NETBE-RESULT nslookup $(grep -q 192.0.2.44 /tmp/ns.txt && echo found)"
 printf '${tcpQuery}' | nc -w 5 10.0.2.3 53 > /tmp/tcpdns.bin
 echo "NETBE-RESULT tcpdns $(od -An -tu1 /tmp/tcpdns.bin | tr -s ' \\n' ' ')"
