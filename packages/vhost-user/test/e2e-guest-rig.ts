@@ -1,0 +1,32 @@
+/**
+ * What a QEMU-guest e2e test holds (work directory, netbe process, guest, host HTTP server) and
+ * one cleanup for its after hook, so a failed assertion still kills QEMU and netbe.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GuestVm } from '../../../tools/guest/qemu';
+import type { NetbeProcess } from './e2e-netbe-process';
+
+export class GuestRig {
+  dir = '';
+  netbe: NetbeProcess | undefined;
+  vm: GuestVm | undefined;
+  web: Server | undefined;
+
+  /** A fresh work directory that netbe running as nobody can create its socket in. */
+  makeDir(prefix: string): string {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    chmodSync(this.dir, 0o777);
+    return this.dir;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.vm?.kill();
+    if (this.netbe) await this.netbe.stop();
+    this.web?.closeAllConnections();
+    this.web?.close();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
