@@ -16,7 +16,9 @@
  * The plain veth between host and server namespaces is reported too (`veth-up`, `veth-down`).
  * Rounds alternate the three tools so machine load hits them alike; medians are reported.
  * `NETBE_BENCH_ROUNDS` (default 2) and `NETBE_BENCH_TCP_SECONDS` (default 3) trade time for
- * steadier numbers. Needs root, /dev/net/tun, iproute2, iperf3, slirp4netns and pasta; a missing
+ * steadier numbers. `NETBE_BENCH_CASES=tcp-down-1500,tcp-up-65520` runs only the named cases
+ * (`crr`, `rr`, `veth` are names too); `NETBE_BENCH_TOOLS=netbe` leaves the references out;
+ * `NETBE_BENCH_PROF=DIR` runs the netbe process under `--cpu-prof` writing its profile to DIR. Needs root, /dev/net/tun, iproute2, iperf3, slirp4netns and pasta; a missing
  * reference tool is noted and its comparisons skipped.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,6 +29,7 @@ import type { Harness } from './harness';
 const SERVER_IP = '10.91.0.2';
 const ECHO_PORT = 5301;
 const NETBE = fileURLToPath(new URL('../packages/cli/bin/netbe.mjs', import.meta.url));
+const NETBE_SRC = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
 
 function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -126,7 +129,10 @@ async function startPath(tool: Tool, mtu: number, host: Netns): Promise<GuestPat
   try {
     if (tool === 'netbe') {
       const ifname = uniqueIfname('nbg');
-      proc = host.spawn([process.execPath, NETBE, 'patch', `tap,ifname=${ifname}`, `slirp,mtu=${mtu},icmp=off,resolver=127.0.0.1`]);
+      // Profiling runs the CLI's sources directly (bin/netbe.mjs would profile only its launcher).
+      const prof = process.env.NETBE_BENCH_PROF;
+      const cli = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, '-C', '@netbe/source', '--import', 'tsx', NETBE_SRC] : [NETBE];
+      proc = host.spawn([process.execPath, ...cli, 'patch', `tap,ifname=${ifname}`, `slirp,mtu=${mtu},icmp=off,resolver=127.0.0.1`]);
       await waitOutput(proc, /patched/, 30_000, 'netbe patch');
       host.ip('link', 'set', ifname, 'netns', guest.name);
       guest.configure(ifname, '10.0.2.15/24', { mtu });
@@ -163,8 +169,12 @@ export default async function slirpTcp(h: Harness): Promise<void> {
     h.note('skipped: needs root, /dev/net/tun, iproute2 and iperf3');
     return;
   }
+  const wanted = process.env.NETBE_BENCH_CASES?.split(',').map((c) => c.trim()).filter(Boolean);
+  const want = (name: string): boolean => !wanted || wanted.includes(name);
+  const onlyTools = process.env.NETBE_BENCH_TOOLS?.split(',').map((c) => c.trim());
   const tools: Tool[] = ['netbe'];
   for (const t of ['slirp4netns', 'pasta'] as const) {
+    if (onlyTools && !onlyTools.includes(t)) continue;
     if (have(t)) tools.push(t);
     else h.note(`${t} is not installed: comparisons against it skipped`);
   }
@@ -189,15 +199,22 @@ export default async function slirpTcp(h: Harness): Promise<void> {
     // The reference path without any NAT process: host namespace straight over the veth.
     const vethUp: number[] = [];
     const vethDown: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      vethUp.push(await iperf(host, seconds, false));
-      vethDown.push(await iperf(host, seconds, true));
+    if (want('veth')) {
+      for (let r = 0; r < rounds; r++) {
+        vethUp.push(await iperf(host, seconds, false));
+        vethDown.push(await iperf(host, seconds, true));
+      }
+      const vethRef = { name: 'iperf3 over the veth itself', value: median(vethUp), unit: 'Gbit/s' as const };
+      h.report('veth-up', median(vethUp), 'Gbit/s', vethRef);
+      h.report('veth-down', median(vethDown), 'Gbit/s', { ...vethRef, value: median(vethDown) });
     }
-    const vethRef = { name: 'iperf3 over the veth itself', value: median(vethUp), unit: 'Gbit/s' as const };
-    h.report('veth-up', median(vethUp), 'Gbit/s', vethRef);
-    h.report('veth-down', median(vethDown), 'Gbit/s', { ...vethRef, value: median(vethDown) });
 
     for (const mtu of [1500, 65520]) {
+      const runUp = want(`tcp-up-${mtu}`);
+      const runDown = want(`tcp-down-${mtu}`);
+      const runCrr = mtu === 1500 && want('crr');
+      const runRr = mtu === 1500 && want('rr');
+      if (!runUp && !runDown && !runCrr && !runRr) continue;
       const live: GuestPath[] = [];
       for (const t of tools) {
         try {
@@ -215,16 +232,17 @@ export default async function slirpTcp(h: Harness): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         for (const p of live) {
           for (const reverse of [false, true]) {
+            if (!(reverse ? runDown : runUp)) continue;
             try {
               add(`${p.tool}/${reverse ? 'down' : 'up'}`, await iperf(p.guest, seconds, reverse));
             } catch (e) {
               h.note(`${p.tool} MTU ${mtu} ${reverse ? 'down' : 'up'}: ${(e as Error).message}`);
             }
           }
-          if (mtu === 1500) {
+          if (runCrr || runRr) {
             try {
-              add(`${p.tool}/crr`, (JSON.parse(await run(p.guest, [process.execPath, '-e', CRR(2000)], 30_000)) as { perSec: number }).perSec);
-              add(`${p.tool}/rr`, (JSON.parse(await run(p.guest, [process.execPath, '-e', RR(2000)], 30_000)) as { us: number }).us);
+              if (runCrr) add(`${p.tool}/crr`, (JSON.parse(await run(p.guest, [process.execPath, '-e', CRR(2000)], 30_000)) as { perSec: number }).perSec);
+              if (runRr) add(`${p.tool}/rr`, (JSON.parse(await run(p.guest, [process.execPath, '-e', RR(2000)], 30_000)) as { us: number }).us);
             } catch (e) {
               h.note(`${p.tool} crr/rr: ${(e as Error).message}`);
             }
