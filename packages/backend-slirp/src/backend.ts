@@ -7,7 +7,8 @@ import { formatIpv4 } from '@netbe/wire';
 import { NodeSlirpHost } from './node-host';
 import { parseSlirpConfig, type HostForward, type SlirpOptions } from './options';
 import { GsoCoalescer } from './gso-coalescer';
-import { checkGuestOffload, guestRxHeader } from './offload';
+import { FRAME_COMPLETE } from './guest-link';
+import { checkGuestOffload, completeTcpChecksum, guestRxHeader, partialTcpRxHeader } from './offload';
 import { parseResolvConf } from './resolv-conf';
 import { SlirpStack, type SlirpDescription } from './stack';
 import type { SlirpCounters } from './counters';
@@ -51,7 +52,8 @@ export class SlirpBackend extends BackendBase {
   /** Back-to-back TCP segments toward a GUEST_TSO4 guest, merged into one GSO frame. */
   readonly coalescer = new GsoCoalescer();
   private readonly rxFrame = new Uint8Array(MAX_FRAME);
-  private readonly peekStack = (): Uint8Array | undefined => this.stack.peekFrame();
+  /** The coalescer merges only complete frames (the TCP sender builds its own GSO frames when it can). */
+  private readonly peekStack = (): Uint8Array | undefined => (this.stack.frameOffload === FRAME_COMPLETE ? this.stack.peekFrame() : undefined);
   private readonly takeStack = (): Uint8Array | undefined => this.stack.takeFrame();
   /** Frames from the guest whose virtio-net header was refused (bad checksum offsets, UFO…). */
   offloadRefused = 0;
@@ -59,6 +61,8 @@ export class SlirpBackend extends BackendBase {
   checksumsOffloaded = 0;
   /** Frames to the guest sent as one GSO segment. */
   gsoFramesToGuest = 0;
+  /** GSO frames built for a guest whose offloads were renegotiated without TSO before they left: dropped (TCP resends). */
+  gsoFramesDropped = 0;
   private readonly mtu: number;
 
   private constructor(name: string, options: SlirpOptions, host: NodeSlirpHost) {
@@ -178,20 +182,36 @@ export class SlirpBackend extends BackendBase {
       if (this.coalescer.held === 0) this.coalescer.extend(this.peekStack, this.takeStack);
       if (this.coalescer.held > 0) {
         const { frame, single } = this.coalescer.emit(this.rxFrame, this.rxHeader);
-        if (single) guestRxHeader(frame, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
-        return this.scatterWithHeader(frame, iov, iovcnt);
+        if (!single) return this.scatterWithHeader(frame, iov, iovcnt);
+        guestRxHeader(frame, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
+        const n = this.scatterWithHeader(frame, iov, iovcnt);
+        this.stack.releaseFrame(frame);
+        return n;
       }
     }
-    const f = this.stack.peekFrame();
-    if (!f) return 0;
-    if (hdrLen === 0) {
-      const n = scatterIov(f, 0, f.length, iov, iovcnt);
-      this.stack.takeFrame();
+    for (;;) {
+      const offload = this.stack.frameOffload;
+      const f = this.stack.takeFrame();
+      if (!f) return 0;
+      let n: number;
+      if (offload !== FRAME_COMPLETE && (hdrLen === 0 || !this.guestCsum || (offload > 0 && !this.guestTso4))) {
+        // Built for offloads the guest has since dropped: finish the checksum; a GSO frame cannot go.
+        if (offload > 0) {
+          this.gsoFramesDropped++;
+          this.stack.releaseFrame(f);
+          continue;
+        }
+        completeTcpChecksum(f);
+      }
+      if (hdrLen === 0) n = scatterIov(f, 0, f.length, iov, iovcnt);
+      else {
+        if (offload !== FRAME_COMPLETE && this.guestCsum) partialTcpRxHeader(f, offload, this.rxHeader);
+        else guestRxHeader(f, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
+        n = this.scatterWithHeader(f, iov, iovcnt);
+      }
+      this.stack.releaseFrame(f);
       return n;
     }
-    guestRxHeader(f, this.mtu, this.guestCsum, this.guestTso4, this.rxHeader);
-    this.stack.takeFrame();
-    return this.scatterWithHeader(f, iov, iovcnt);
   }
 
   /** Writes {@link rxHeader} and `frame` into the iov: total length, or -1 when it does not fit. */
@@ -211,7 +231,9 @@ export class SlirpBackend extends BackendBase {
       return len;
     }
     const f = this.stack.takeFrame();
-    return f ? f.length + this.vnetHdrLen : 0;
+    if (!f) return 0;
+    this.stack.releaseFrame(f);
+    return f.length + this.vnetHdrLen;
   }
 
   protected override caps(): bigint {
@@ -230,6 +252,7 @@ export class SlirpBackend extends BackendBase {
     this.coalescer.clear(); // segments held for a guest whose offloads change: TCP retransmits them
     this.guestCsum = (features & VIRTIO_NET_F_GUEST_CSUM) !== 0n;
     this.guestTso4 = this.guestCsum && (features & VIRTIO_NET_F_GUEST_TSO4) !== 0n;
+    this.stack.setGuestOffloads(this.guestCsum && vnetHdrLen > 0, this.guestTso4 && vnetHdrLen > 0);
     return vnetHdrLen;
   }
 

@@ -1,8 +1,9 @@
 import {
-  ARP_REQUEST, ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPV4_BROADCAST, IPV4_HEADER_LEN, MAC_BROADCAST, MAC_ZERO,
-  emitArp, emitEthernet, emitIpv4, type Ipv4Address,
+  ARP_REQUEST, ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPV4_BROADCAST, IPV4_HEADER_LEN, IP_PROTO_TCP, MAC_BROADCAST,
+  MAC_ZERO, emitArp, emitEthernet, emitIpv4, emitTcp, pseudoHeaderSum, tcpHeaderLen, type Ipv4Address, type TcpRepr,
 } from '@netbe/wire';
 import type { ArpCache } from './arp-cache';
+import type { ByteQueue } from './byte-queue';
 import type { SlirpCounters } from './counters';
 
 /** Writes the layer-4 bytes (header + payload) of `len` bytes at `buf[offset..]`. */
@@ -16,6 +17,23 @@ interface Unresolved {
 
 const ARP_WAIT_MS = 1000;
 const MAX_UNRESOLVED_FRAMES = 64;
+/** The largest IPv4 datagram, and so the largest TCP segment a GSO frame may carry (RFC 791). */
+const IPV4_MAX_TOTAL = 65535;
+/** Frame buffers recycled by {@link GuestLink.release}: two sizes (MTU-sized segments, 64 KiB GSO frames). */
+const SMALL_FRAME = 2048;
+const LARGE_FRAME = ETHERNET_HEADER_LEN + IPV4_MAX_TOTAL;
+const SMALL_POOL = 512;
+const LARGE_POOL = 64;
+
+/**
+ * How a queued frame's TCP checksum stands (see {@link GuestLink.frameOffload}):
+ * {@link FRAME_COMPLETE} — every checksum is filled in; {@link FRAME_PARTIAL} — a TCP/IPv4 frame
+ * whose TCP checksum field holds only the pseudo-header sum (virtio NEEDS_CSUM, 1.2 §5.1.6.4:
+ * the guest finishes it); a positive value — partial and larger than one segment: the guest
+ * takes it as GSO_TCPV4 with that gso_size (payload bytes per segment).
+ */
+export const FRAME_COMPLETE = -1;
+export const FRAME_PARTIAL = 0;
 
 /**
  * The stack's side of the Ethernet link to the guest: builds frames (Ethernet + IPv4, fragmented
@@ -25,7 +43,19 @@ const MAX_UNRESOLVED_FRAMES = 64;
  */
 export class GuestLink {
   private readonly queue: Uint8Array[] = [];
+  /** Per queued frame: FRAME_COMPLETE, FRAME_PARTIAL or the GSO segment size. */
+  private readonly queueOffload: number[] = [];
   private queueHead = 0;
+  /** The guest takes TCP frames with partial checksums (GUEST_CSUM) / larger than the MTU as GSO (GUEST_TSO4). */
+  private partialChecksums = false;
+  private tso4 = false;
+  private readonly smallFrames: Uint8Array[] = [];
+  private readonly largeFrames: Uint8Array[] = [];
+  /** The segment {@link writeTcp} writes when a TCP frame takes the generic path (no closure per segment). */
+  private pendingRepr: TcpRepr | undefined;
+  private pendingPayload: ByteQueue | undefined;
+  private pendingOffset = 0;
+  private pendingLen = 0;
   private readonly unresolved = new Map<Ipv4Address, Unresolved>();
   private unresolvedFrames = 0;
   private ident = 1;
@@ -51,6 +81,11 @@ export class GuestLink {
     return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined;
   }
 
+  /** How the head frame's checksum stands: FRAME_COMPLETE, FRAME_PARTIAL or a GSO segment size. */
+  get frameOffload(): number {
+    return this.queueHead < this.queue.length ? this.queueOffload[this.queueHead]! : FRAME_COMPLETE;
+  }
+
   shift(): Uint8Array | undefined {
     if (this.queueHead >= this.queue.length) return undefined;
     const f = this.queue[this.queueHead]!;
@@ -61,9 +96,42 @@ export class GuestLink {
     }
     if (this.queueHead > 256 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
+      this.queueOffload.splice(0, this.queueHead);
       this.queueHead = 0;
     }
     return f;
+  }
+
+  /**
+   * What the guest takes toward it (the driver's negotiated GUEST_CSUM / GUEST_TSO4): with
+   * partial checksums TCP frames leave the payload unsummed, with TSO the TCP sender builds
+   * segments of up to 64 KiB ({@link tcpSegmentLimit}). TSO needs partial checksums (virtio 1.2 §5.1.3.1).
+   */
+  setGuestOffloads(partialChecksums: boolean, tso4: boolean): void {
+    this.partialChecksums = partialChecksums;
+    this.tso4 = partialChecksums && tso4;
+  }
+
+  /** The most TCP bytes (header + payload) one segment toward the guest may carry. */
+  get tcpSegmentLimit(): number {
+    return this.tso4 ? IPV4_MAX_TOTAL - IPV4_HEADER_LEN : this.mtu - IPV4_HEADER_LEN;
+  }
+
+  /**
+   * Gives back a frame taken with {@link shift} once its bytes are copied out: its buffer builds
+   * a later frame. Only for frames the caller no longer references anywhere.
+   */
+  release(frame: Uint8Array): void {
+    if (frame.byteOffset !== 0) return;
+    const size = frame.buffer.byteLength;
+    if (size === SMALL_FRAME && this.smallFrames.length < SMALL_POOL) this.smallFrames.push(new Uint8Array(frame.buffer, 0, SMALL_FRAME));
+    else if (size === LARGE_FRAME && this.largeFrames.length < LARGE_POOL) this.largeFrames.push(new Uint8Array(frame.buffer, 0, LARGE_FRAME));
+  }
+
+  /** A frame of `len` bytes from the pool (contents undefined: the caller writes every byte). */
+  private pooledFrame(len: number): Uint8Array {
+    if (len <= SMALL_FRAME) return (this.smallFrames.pop() ?? new Uint8Array(SMALL_FRAME)).subarray(0, len);
+    return (this.largeFrames.pop() ?? new Uint8Array(LARGE_FRAME)).subarray(0, len);
   }
 
   /** True when the queue is three quarters full: bulk senders (TCP) should wait for {@link onDrain}. */
@@ -73,16 +141,61 @@ export class GuestLink {
     return true;
   }
 
-  /** Queues a complete frame. */
-  enqueue(frame: Uint8Array): void {
+  /** Queues a frame (complete checksums unless `offload` says otherwise). */
+  enqueue(frame: Uint8Array, offload = FRAME_COMPLETE): void {
     if (this.pending >= this.maxQueue) {
       this.counters.drop('guest-queue-full');
       return;
     }
     this.queue.push(frame);
+    this.queueOffload.push(offload);
     this.counters.framesOut++;
     this.onOutput();
   }
+
+  /**
+   * Sends a TCP segment: `repr`'s header and `payloadLen` bytes of `payload` from `payloadOffset`.
+   * A data segment, when the guest takes partial checksums and its MAC is known, is built in a recycled buffer,
+   * the payload copied once and not summed; a segment with more than `segmentSize` payload bytes
+   * goes as one GSO frame (the guest negotiated TSO; {@link tcpSegmentLimit} bounds it). Otherwise
+   * the segment is complete and fragmented to the MTU if it must be.
+   */
+  sendTcp(src: Ipv4Address, dst: Ipv4Address, repr: TcpRepr, payload: ByteQueue, payloadOffset: number, payloadLen: number, segmentSize: number, now: number): void {
+    const hl = tcpHeaderLen(repr);
+    const total = IPV4_HEADER_LEN + hl + payloadLen;
+    const mac = this.arp.lookup(dst);
+    if (!this.partialChecksums || payloadLen === 0 || !mac || total > IPV4_MAX_TOTAL || (total > this.mtu && !this.tso4) || hl > 60) {
+      this.pendingRepr = repr;
+      this.pendingPayload = payload;
+      this.pendingOffset = payloadOffset;
+      this.pendingLen = payloadLen;
+      this.sendIpv4(src, dst, IP_PROTO_TCP, hl + payloadLen, this.writeTcp, now);
+      this.pendingPayload = undefined;
+      return;
+    }
+    const frameLen = ETHERNET_HEADER_LEN + total;
+    const f = this.pooledFrame(Math.max(ETHERNET_MIN_FRAME, frameLen));
+    if (frameLen < ETHERNET_MIN_FRAME) f.fill(0, frameLen);
+    const ipOff = emitEthernet({ dst: mac, src: this.mac, ethertype: ETHERTYPE_IPV4 }, f);
+    const tcpOff = ipOff + IPV4_HEADER_LEN;
+    if (payloadLen > 0) payload.copyOut(payloadOffset, payloadLen, f, tcpOff + hl);
+    emitTcp(repr, src, dst, 0, f, tcpOff); // the header alone (its checksum is replaced below)
+    // NEEDS_CSUM (virtio 1.2 §5.1.6.2): the field holds the folded pseudo-header sum, not complemented.
+    let sum = pseudoHeaderSum(src, dst, IP_PROTO_TCP, hl + payloadLen);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    f[tcpOff + 16] = sum >>> 8;
+    f[tcpOff + 17] = sum & 0xff;
+    emitIpv4({ src, dst, protocol: IP_PROTO_TCP, payloadLen: hl + payloadLen, ttl: 64, ident: 0, dontFragment: true }, f, ipOff);
+    // Each GSO segment must fit the MTU whatever the sender asked for.
+    const gsoSize = Math.max(1, Math.min(segmentSize > 0 ? segmentSize : Infinity, this.mtu - IPV4_HEADER_LEN - hl));
+    this.enqueue(f, payloadLen > gsoSize ? gsoSize : FRAME_PARTIAL);
+  }
+
+  private readonly writeTcp = (buf: Uint8Array, off: number, src: Ipv4Address, dst: Ipv4Address): void => {
+    const repr = this.pendingRepr!;
+    if (this.pendingLen > 0) this.pendingPayload!.copyOut(this.pendingOffset, this.pendingLen, buf, off + tcpHeaderLen(repr));
+    emitTcp(repr, src, dst, this.pendingLen, buf, off);
+  };
 
   /** Sends an ARP packet (reply or request). */
   sendArp(operation: number, senderIp: Ipv4Address, targetMac: Uint8Array, targetIp: Ipv4Address, dstMac: Uint8Array): void {

@@ -7,6 +7,7 @@
 import {
   VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, type VnetHeader,
 } from '@netbe/core';
+import { checksumAdd, foldChecksum } from '@netbe/wire';
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -60,4 +61,38 @@ export function guestRxHeader(frame: Uint8Array, mtu: number, guestCsum: boolean
   out.gsoType = VIRTIO_NET_HDR_GSO_TCPV4;
   out.hdrLen = headers;
   out.gsoSize = mtu - ihl - tcpLen;
+}
+
+/**
+ * Fills `out` for a TCP/IPv4 frame the stack left with a partial checksum (its TCP checksum
+ * field holds the pseudo-header sum): NEEDS_CSUM from the TCP header on (virtio 1.2 §5.1.6.4),
+ * and GSO_TCPV4 cut at `gsoSize` payload bytes when `gsoSize` > 0 (the guest negotiated TSO4).
+ */
+export function partialTcpRxHeader(frame: Uint8Array, gsoSize: number, out: VnetHeader): void {
+  const tcpOff = ETH_HLEN + (frame[ETH_HLEN]! & 0x0f) * 4;
+  out.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  out.csumStart = tcpOff;
+  out.csumOffset = 16;
+  out.numBuffers = 0;
+  if (gsoSize > 0) {
+    out.gsoType = VIRTIO_NET_HDR_GSO_TCPV4;
+    out.hdrLen = tcpOff + (frame[tcpOff + 12]! >>> 4) * 4;
+    out.gsoSize = gsoSize;
+  } else {
+    out.gsoType = VIRTIO_NET_HDR_GSO_NONE;
+    out.hdrLen = 0;
+    out.gsoSize = 0;
+  }
+}
+
+/**
+ * Finishes, in place, the TCP checksum of a frame the stack left partial, for a guest that no
+ * longer takes partial checksums (its offloads changed while the frame waited).
+ */
+export function completeTcpChecksum(frame: Uint8Array): void {
+  const tcpOff = ETH_HLEN + (frame[ETH_HLEN]! & 0x0f) * 4;
+  const end = ETH_HLEN + ((frame[ETH_HLEN + 2]! << 8) | frame[ETH_HLEN + 3]!);
+  const sum = foldChecksum(checksumAdd(frame, tcpOff, end));
+  frame[tcpOff + 16] = sum >>> 8;
+  frame[tcpOff + 17] = sum & 0xff;
 }

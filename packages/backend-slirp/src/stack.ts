@@ -111,6 +111,22 @@ export class SlirpStack implements HostEvents {
   takeFrame(): Uint8Array | undefined {
     return this.link.shift();
   }
+  /**
+   * How the next frame's TCP checksum stands: FRAME_COMPLETE (-1), FRAME_PARTIAL (0: the pseudo-
+   * header sum only, virtio NEEDS_CSUM) or a GSO segment size (partial, and cut into segments of
+   * that many payload bytes by the guest). Only -1 until {@link setGuestOffloads} allows more.
+   */
+  get frameOffload(): number {
+    return this.link.frameOffload;
+  }
+  /** A frame from {@link takeFrame} whose bytes have been copied out: its buffer is reused. */
+  releaseFrame(frame: Uint8Array): void {
+    this.link.release(frame);
+  }
+  /** What the guest accepts on frames toward it (virtio GUEST_CSUM, GUEST_TSO4). */
+  setGuestOffloads(partialChecksums: boolean, tso4: boolean): void {
+    this.link.setGuestOffloads(partialChecksums, tso4);
+  }
   /** Called whenever a frame is queued for the guest. */
   set onOutput(fn: () => void) {
     this.link.onOutput = fn;

@@ -38,6 +38,12 @@ export interface TcpEnv {
    * the device, instead of dropping segments and waiting for a retransmission timeout).
    */
   mayEmitData(c: TcpConnection): boolean;
+  /**
+   * The most TCP bytes (header + payload) one segment toward the guest may carry: the MTU's, or
+   * up to 64 KiB when the guest takes TSO frames (the link hands them over as GSO, cut at
+   * {@link TcpConnection.segmentSize}).
+   */
+  segmentLimit(): number;
   /** Counts a drop. */
   drop(reason: DropReason): void;
   /** Takes `bytes` from the budget all connections' reorder queues share; false when exhausted. */
@@ -561,11 +567,15 @@ export class TcpConnection {
     return Math.max(0, inFlight - this.scoreboard.sacked - lost);
   }
 
-  private retransmitAt(seq: number): number {
+  /** Retransmits from `seq`: one segment, or up to `allowance` bytes in whole segments (TSO). */
+  private retransmitAt(seq: number, allowance = 0): number {
     const offset = seqDiff(seq, this.sndUna);
     const inFlight = seqDiff(this.sndNxt, this.sndUna);
     const dataInFlight = Math.min(inFlight, this.sendQueue.length);
-    let len = Math.min(this.sendMss(), dataInFlight - offset);
+    const smss = this.sendMss();
+    // Without SACK the guest's holdings past the hole are unknown: one segment (NewReno).
+    const most = this.sackOk ? Math.max(smss, Math.min(this.maxSegment(), allowance - (allowance % smss))) : smss;
+    let len = Math.min(most, dataInFlight - offset);
     if (this.sackOk) {
       const hole = this.scoreboard.holeLength(seq);
       if (hole > 0) len = Math.min(len, hole);
@@ -585,9 +595,25 @@ export class TcpConnection {
     return Math.max(1, this.mss - (this.tsOk ? TS_OPTION_LEN : 0));
   }
 
+  /** Payload bytes per segment on the wire (a TSO segment toward the guest is cut into these). */
+  get segmentSize(): number {
+    return this.sendMss();
+  }
+
+  /**
+   * Payload bytes one emitted segment may carry: one MSS, or as many whole MSS-sized segments as
+   * the link's limit allows when the guest takes TSO (congestion control still counts bytes).
+   */
+  private maxSegment(): number {
+    const smss = this.sendMss();
+    const room = this.env.segmentLimit() - 20 - (this.tsOk ? TS_OPTION_LEN : 0);
+    return room >= 2 * smss ? room - (room % smss) : smss;
+  }
+
   private trySend(now: number, probe = false): void {
     if (!this.synchronized() || this.state === 'TIME_WAIT') return;
     const smss = this.sendMss();
+    const maxSeg = this.maxSegment();
     // Recovery: retransmit holes first while the pipe allows (RFC 6675 §5 NextSeg rule 1; NewReno partial ACK).
     while (this.inRecovery) {
       let seq = seqLt(this.rtxNext, this.sndUna) ? this.sndUna : this.rtxNext;
@@ -595,9 +621,10 @@ export class TcpConnection {
         seq = this.scoreboard.skipSacked(seq);
         if (!seqLt(seq, this.scoreboard.highest(this.sndUna)) || !seqLt(seq, this.recover)) break;
       } else if (seq !== this.sndUna) break;
-      if (this.pipe() + smss > this.cwnd && this.rtxNext !== this.sndUna) break;
+      const allowance = this.cwnd - this.pipe();
+      if (allowance < smss && this.rtxNext !== this.sndUna) break;
       if (!this.env.mayEmitData(this)) return;
-      if (this.retransmitAt(seq) === 0) break;
+      if (this.retransmitAt(seq, allowance) === 0) break;
     }
     for (;;) {
       if (!this.scoreboard.empty) this.sndNxt = this.scoreboard.skipSacked(this.sndNxt); // go-back-N after a timeout
@@ -605,10 +632,21 @@ export class TcpConnection {
       const unsent = this.sendQueue.length - inFlight;
       let room = this.sndWnd - inFlight;
       if (probe && room <= 0 && inFlight === 0 && unsent > 0) room = 1;
-      const len = Math.min(smss, room, unsent);
+      let len = Math.min(maxSeg, room, unsent);
+      if (len > smss && !this.scoreboard.empty) {
+        const hole = this.scoreboard.holeLength(this.sndNxt); // a TSO segment stops where the guest's SACKed data starts
+        if (hole > 0) len = Math.min(len, Math.max(hole, smss));
+      }
       if (len > 0) {
         const pipe = this.pipe();
-        if (pipe > 0 && pipe + len > this.cwnd + (this.inRecovery && !this.sackOk ? this.dupAcks * this.mss : 0)) break;
+        if (pipe > 0) {
+          const allowance = this.cwnd + (this.inRecovery && !this.sackOk ? this.dupAcks * this.mss : 0) - pipe;
+          if (len > allowance) {
+            // A TSO segment shrinks to the whole segments the window allows (one segment: as before).
+            if (len <= smss || allowance < smss) break;
+            len = allowance - (allowance % smss);
+          }
+        }
         if (!this.env.mayEmitData(this)) break;
         const flags = TCP_ACK | (len === unsent ? TCP_PSH : 0);
         this.emit(flags, this.sndNxt, inFlight, len);

@@ -15,7 +15,7 @@ import { IP_PROTO_TCP, TCP_ACK, TCP_PSH, TCP_SYN, TcpPacket, Ipv4Packet, Etherne
 import { waitFor, withTimeout } from '@netbe/test-utils';
 import { SlirpBackend, SLIRP_CAPS } from '../src/backend';
 import { checkGuestOffload, guestRxHeader } from '../src/offload';
-import { GATEWAY, GUEST, tcpFrame } from './helpers/guest';
+import { GATEWAY, GUEST, completePartialChecksum, tcpFrame } from './helpers/guest';
 import { HostServer } from './helpers/host-server';
 
 /** Replaces the TCP checksum of an IPv4/TCP frame by the pseudo-header sum, as a guest with CSUM offload leaves it. */
@@ -79,7 +79,7 @@ const host = new HostServer();
 const sockets = host.sockets;
 test.after.each(() => host.close());
 
-test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one; replies carry DATA_VALID, MTU 65520', async () => {
+test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one; data toward the guest carries partial checksums, MTU 65520', async () => {
   let received = 0;
   const port = await host.listen((d) => {
     received += d.length;
@@ -87,7 +87,7 @@ test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one;
   const backend = (host.backend = await SlirpBackend.create('slirp,loopback=on,mtu=65520,icmp=off,resolver=127.0.0.1'));
   assert.is(backend.getCap(), SLIRP_CAPS);
   backend.setCap(SLIRP_CAPS, 12);
-  const got: Array<{ hdr: VnetHeader; tcp?: TcpPacket; ipLen: number }> = [];
+  const got: Array<{ hdr: VnetHeader; tcp?: TcpPacket; ipLen: number; csumOk?: boolean }> = [];
   const buf = new Uint8Array(70_000);
   const be = backend;
   be.attach({
@@ -100,8 +100,10 @@ test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one;
           got.push({ hdr, ipLen: 0 });
           continue;
         }
+        if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) completePartialChecksum(eth.bytes, hdr.csumStart, hdr.csumOffset);
         const ip = Ipv4Packet.wrap(eth.payload);
-        got.push({ hdr, tcp: ip.protocol === IP_PROTO_TCP ? TcpPacket.wrap(ip.payload) : undefined, ipLen: ip.totalLen });
+        const tcp = ip.protocol === IP_PROTO_TCP ? TcpPacket.wrap(ip.payload) : undefined;
+        got.push({ hdr, tcp, ipLen: ip.totalLen, csumOk: tcp?.checksumValid(ip.src, ip.dst) });
       }
     },
   });
@@ -111,7 +113,7 @@ test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one;
   send(header({}), tcpFrame(GUEST, GATEWAY, { srcPort: 40001, dstPort: port, seq: iss, ack: 0, flags: TCP_SYN, window: 65535, options: { mss: 65480, windowScale: 7 } }));
   await waitFor(() => got.some((g) => g.tcp && (g.tcp.flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)), 5000, 'SYN-ACK');
   const synAck = got.find((g) => g.tcp && (g.tcp.flags & TCP_SYN) !== 0)!;
-  assert.is(synAck.hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID, 'frames to the guest carry DATA_VALID');
+  assert.is(synAck.hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID, 'control segments to the guest carry DATA_VALID');
   assert.is(synAck.tcp!.options.mss, 65480, 'MSS from MTU 65520');
   const peerSeq = synAck.tcp!.seq + 1;
   send(header({}), tcpFrame(GUEST, GATEWAY, { srcPort: 40001, dstPort: port, seq: iss + 1, ack: peerSeq, flags: TCP_ACK, window: 65535 }));
@@ -124,10 +126,17 @@ test('a 64 KiB TSO segment with a partial checksum reaches a host socket as one;
   await waitFor(() => received === 60_000, 5000, 'the host socket to receive the whole segment');
   await waitFor(() => got.some((g) => g.tcp && g.tcp.ack === iss + 1 + 60_000), 5000, 'the stack to ACK the whole segment at once');
   assert.is(be.stats.txDrops, before);
-  // Host → guest: 200 KB arrive in segments far beyond 1500 bytes, each marked DATA_VALID.
+  // Host → guest: 200 KB arrive in segments far beyond 1500 bytes; data segments carry a partial
+  // checksum (NEEDS_CSUM from the TCP header), the rest DATA_VALID; no GSO within the MTU.
   sockets[0]!.write(new Uint8Array(200_000));
   await waitFor(() => got.some((g) => g.tcp && g.ipLen > 1500), 5000, 'large segments toward the guest');
-  assert.ok(got.every((g) => g.hdr.flags === VIRTIO_NET_HDR_F_DATA_VALID && g.hdr.gsoType === 0), 'DATA_VALID, no GSO within the MTU');
+  assert.ok(got.every((g) => g.hdr.gsoType === 0), 'no GSO within the MTU');
+  for (const g of got) {
+    if (g.tcp && g.tcp.payload.length > 0) {
+      assert.equal([g.hdr.flags, g.hdr.csumStart, g.hdr.csumOffset], [VIRTIO_NET_HDR_F_NEEDS_CSUM, 34, 16]);
+      assert.ok(g.csumOk, 'the partial checksum completes to a valid one');
+    } else assert.is(g.hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+  }
   // Hostile header: the checksum field beyond the frame → counted drop, nothing thrown.
   assert.is(send(header({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 65_000 }), seg), 0);
   assert.is(be.offloadRefused, 1);

@@ -1,9 +1,9 @@
 import { waitFor } from '@netbe/test-utils';
-import type { NetBackend } from '@netbe/core';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, decodeVnetHeader, emptyVnetHeader, type NetBackend } from '@netbe/core';
 // The virtio-net package's test guest (MockDriver rings + status handshake). It lives in that
 // package's test folder; if it moves to a published testing entry point, import it from there.
 import { TestGuest } from '../../../virtio-net/test/guest';
-import { decode, type Decoded } from './guest';
+import { completePartialChecksum, decode, type Decoded } from './guest';
 import type { GuestLike } from './acceptance';
 
 const RX_BUFFERS = 128;
@@ -30,7 +30,15 @@ export class DeviceGuest implements GuestLike {
 
   private pump(): void {
     const got = this.guest.receive();
-    for (const r of got) this.received.push(decode(r.frame));
+    const hdr = emptyVnetHeader();
+    for (const r of got) {
+      // A partial checksum (NEEDS_CSUM) is the guest's to finish, as a driver's stack does.
+      if (r.header.length >= 10) {
+        decodeVnetHeader(r.header, 0, r.header.length, hdr);
+        if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) completePartialChecksum(r.frame, hdr.csumStart, hdr.csumOffset);
+      }
+      this.received.push(decode(r.frame));
+    }
     if (got.length > 0) this.guest.postRx(got.reduce((n, r) => n + r.buffers, 0), RX_BUFFER_SIZE);
   }
 

@@ -6,7 +6,7 @@ import {
   ARP_REQUEST, BOOTP_FLAG_BROADCAST, BOOTP_REQUEST, DHCPDISCOVER, DHCPREQUEST, DhcpPacket, ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetFrame,
   IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, MAC_ZERO, TcpPacket, UDP_HEADER_LEN, UdpPacket,
   dhcpLen, echoRepr, emitArp, emitDhcp, emitEthernet, emitIcmpv4, emitIpv4, emitTcp, emitUdp, emitUdpHeader, parseDhcp, parseIpv4Address,
-  tcpHeaderLen, ICMP_ECHO_REQUEST, type DhcpRepr, type Ipv4Address, type TcpRepr,
+  tcpHeaderLen, checksumAdd, foldChecksum, ICMP_ECHO_REQUEST, type DhcpRepr, type Ipv4Address, type TcpRepr,
 } from '@netbe/wire';
 
 export const GUEST_MAC = new Uint8Array([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -114,3 +114,15 @@ export function decode(frame: Uint8Array): Decoded {
 
 export const bytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 export const text = (b: Uint8Array): string => String.fromCharCode(...b);
+
+/**
+ * What a guest does with a NEEDS_CSUM frame (virtio 1.2 §5.1.6.4): sums from csum_start to the end
+ * of the IP datagram and stores the result at csum_start + csum_offset.
+ */
+export function completePartialChecksum(frame: Uint8Array, csumStart: number, csumOffset: number): void {
+  const end = frame.length >= 18 && frame[12] === 0x08 && frame[13] === 0 ? Math.min(frame.length, 14 + ((frame[16]! << 8) | frame[17]!)) : frame.length;
+  const at = csumStart + csumOffset;
+  const sum = foldChecksum(checksumAdd(frame, csumStart, end));
+  frame[at] = sum >>> 8;
+  frame[at + 1] = sum & 0xff;
+}
