@@ -1,5 +1,5 @@
 import {
-  ICMP_DEST_UNREACHABLE, IP_PROTO_ICMP, IP_PROTO_TCP, emitIcmpv4, emitIpv4, put16, put32, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4, tcpHeaderLen,
+  ICMP_DEST_UNREACHABLE, IP_PROTO_ICMP, IP_PROTO_TCP, emitIcmpv4, emitIpv4, put16, put32, TCP_ACK, TCP_RST, TCP_SYN, emitTcp, formatIpv4,
   type Ipv4Address, type TcpOptions, type TcpPacket, type TcpRepr,
 } from '@netbe/wire';
 import type { DropReason, SlirpCounters } from './counters';
@@ -32,15 +32,6 @@ export class TcpNat implements TcpEnv {
   readonly stats: TcpStats = { timeouts: 0, fastRetransmits: 0, recoveryRetransmits: 0, outOfOrderSegments: 0, challengeAcks: 0, sackBlocksReceived: 0 };
   /** Bytes held in all reorder queues. */
   reorderBytes = 0;
-  /** The segment being written by {@link writeSegment} (no closure per segment). */
-  private pendingQueue: TcpConnection['sendQueue'] | undefined;
-  private pendingOffset = 0;
-  private pendingLen = 0;
-  private pendingHeaderLen = 0;
-  private readonly writeSegment = (buf: Uint8Array, off: number, src: Ipv4Address, dst: Ipv4Address): void => {
-    if (this.pendingLen > 0) this.pendingQueue!.copyOut(this.pendingOffset, this.pendingLen, buf, off + this.pendingHeaderLen);
-    emitTcp(this.scratch, src, dst, this.pendingLen, buf, off);
-  };
 
   constructor(
     readonly host: SlirpHost,
@@ -218,13 +209,11 @@ export class TcpNat implements TcpEnv {
     repr.flags = flags;
     repr.window = window;
     repr.options = options;
-    const hl = tcpHeaderLen(repr);
-    this.pendingQueue = c.sendQueue;
-    this.pendingOffset = payloadOffset;
-    this.pendingLen = payloadLen;
-    this.pendingHeaderLen = hl;
-    this.link.sendIpv4(c.virtualIp, c.guestIp, IP_PROTO_TCP, hl + payloadLen, this.writeSegment, this.clock());
-    this.pendingQueue = undefined;
+    this.link.sendTcp(c.virtualIp, c.guestIp, repr, c.sendQueue, payloadOffset, payloadLen, c.segmentSize, this.clock());
+  }
+
+  segmentLimit(): number {
+    return this.link.tcpSegmentLimit;
   }
 
   drop(reason: DropReason): void {
