@@ -93,4 +93,40 @@ test('a slow guest window (8 KiB) bounds what is in flight and still delivers ev
   assert.ok(sameBytes(concat(r.guest.received), data));
 });
 
+// A guest that negotiated GUEST_CSUM + GUEST_TSO4: the stack sends segments of up to 64 KiB with
+// partial checksums; the simulated NIC cuts them at gso_size (losses then hit single segments, so
+// holes open inside a TSO segment and retransmissions may be TSO segments too).
+for (const loss of [0, 0.01, 0.05]) {
+  for (const [name, guest, mss] of [['SACK+timestamps', full, 1448], ['plain', plain, 1460]] as const) {
+    test(`to-guest with TSO, 1 MiB, ${loss * 100}% loss + reordering + duplication, ${name} guest: exact bytes, GSO fields right`, () => {
+      const data = payloadOf(MIB, 61 + Math.round(loss * 1000));
+      const r = simulate({ seed: 61, link: { loss, reorder: loss, duplicate: loss / 2, delay: 5 }, guest, toGuest: data, tso: true });
+      const got = concat(r.guest.received);
+      assert.is(got.length, data.length, 'every byte arrived');
+      assert.ok(sameBytes(got, data), 'in order and unchanged');
+      assert.ok(r.guest.finReceived && r.guest.finAcked, 'FIN both ways');
+      assert.equal(r.tso.errors, [], 'every offloaded frame well formed');
+      assert.ok(r.tso.gsoFrames > 0, 'GSO frames were sent');
+      assert.equal([...r.tso.gsoSizes], [mss], 'gso_size is the MSS less the options each segment carries');
+      assert.ok(r.tso.maxSegmentIpLen <= 1500, 'no segment over the MTU once cut');
+      assert.ok(r.tso.maxGsoPayload <= 65535 - 20 - 32 && r.tso.maxGsoPayload % mss === 0, `largest GSO payload ${r.tso.maxGsoPayload} is whole segments`);
+      if (loss === 0) {
+        const stats = r.t.stack.tcp.stats;
+        assert.is(stats.timeouts + stats.recoveryRetransmits, 0, 'nothing retransmitted on a clean link');
+        assert.ok(r.tso.gsoSegments >= Math.floor(MIB / mss) - r.tso.partialFrames, 'the data went in GSO frames');
+        // The model guest ACKs every segment, so the ACK clock often frees only a segment or two at a time.
+        assert.ok(r.tso.gsoFrames * 3 < r.tso.gsoSegments, `${r.tso.gsoFrames} frames for ${r.tso.gsoSegments} segments: several per frame`);
+      }
+    });
+  }
+}
+
+test('to-guest with TSO and a slow guest window (8 KiB): segments shrink to the window, everything arrives', () => {
+  const data = payloadOf(256 * 1024, 71);
+  const r = simulate({ seed: 71, link: { loss: 0.01, reorder: 0, duplicate: 0, delay: 5 }, guest: { ...full, window: 8192 }, toGuest: data, tso: true });
+  assert.ok(sameBytes(concat(r.guest.received), data));
+  assert.equal(r.tso.errors, []);
+  assert.ok(r.tso.maxGsoPayload <= 8192, `largest GSO payload ${r.tso.maxGsoPayload}`);
+});
+
 test.run();

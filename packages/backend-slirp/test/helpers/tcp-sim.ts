@@ -6,8 +6,9 @@
  * out-of-order buffer that reports SACK blocks (RFC 2018), a sender with an RTO (go-back-N) and
  * SACK-aware fast retransmit, and FIN handling.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '@netbe/wire';
-import { GATEWAY, GUEST, arpRequest, decode, ip, tcpFrame, type Decoded } from './guest';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, checksumAdd, foldChecksum, type TcpOptions, type TcpRepr } from '@netbe/wire';
+import { FRAME_COMPLETE } from '../../src/guest-link';
+import { GATEWAY, GUEST, arpRequest, completePartialChecksum, decode, ip, tcpFrame, type Decoded } from './guest';
 import { makeStack } from './stack';
 
 export const REMOTE = ip('192.0.2.10');
@@ -341,8 +342,86 @@ export class SimGuest {
   }
 }
 
+/** What the simulated guest's NIC saw of the stack's offloaded frames (simulate with `tso`). */
+export interface TsoStats {
+  /** Frames with a GSO size (more than one segment's payload), and their segments. */
+  gsoFrames: number;
+  gsoSegments: number;
+  /** Frames with a partial checksum and no GSO. */
+  partialFrames: number;
+  /** Every gso_size seen, the largest GSO frame payload, the largest IP datagram after cutting. */
+  gsoSizes: Set<number>;
+  maxGsoPayload: number;
+  maxSegmentIpLen: number;
+  /** Problems found in the frames (wrong offsets, a segment over the MTU…); empty when all is right. */
+  errors: string[];
+}
+
+const get16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const put16 = (b: Uint8Array, o: number, v: number): void => {
+  b[o] = (v >>> 8) & 0xff;
+  b[o + 1] = v & 0xff;
+};
+
+/**
+ * What a virtio guest (its NIC model or stack) does with a frame the stack left partial
+ * (virtio 1.2 §5.1.6.4): a GSO_TCPV4 frame is cut into `gsoSize`-byte segments (sequence numbers
+ * advanced, IP length and checksum redone, PSH/FIN on the last), every TCP checksum completed.
+ */
+export function segmentPartial(frame: Uint8Array, gsoSize: number, mtu: number, st: TsoStats): Uint8Array[] {
+  const ihl = (frame[14]! & 0x0f) * 4;
+  const tcpOff = 14 + ihl;
+  const tcpHl = (frame[tcpOff + 12]! >>> 4) * 4;
+  const headers = tcpOff + tcpHl;
+  const total = get16(frame, 16);
+  const payload = 14 + total - headers;
+  if (frame[23] !== 6) st.errors.push('a partial frame that is not TCP');
+  if (gsoSize <= 0) {
+    st.partialFrames++;
+    if (total > mtu) st.errors.push(`a ${total}-byte datagram without GSO`);
+    const f = frame.slice(0, 14 + total);
+    completePartialChecksum(f, tcpOff, 16);
+    st.maxSegmentIpLen = Math.max(st.maxSegmentIpLen, total);
+    return [f];
+  }
+  st.gsoFrames++;
+  st.gsoSizes.add(gsoSize);
+  st.maxGsoPayload = Math.max(st.maxGsoPayload, payload);
+  if (payload <= gsoSize) st.errors.push(`GSO frame of ${payload} bytes with gso_size ${gsoSize}`);
+  const out: Uint8Array[] = [];
+  const seq0 = ((frame[tcpOff + 4]! << 24) | (frame[tcpOff + 5]! << 16) | (frame[tcpOff + 6]! << 8) | frame[tcpOff + 7]!) >>> 0;
+  const flags = frame[tcpOff + 13]!;
+  for (let at = 0; at < payload; at += gsoSize) {
+    const n = Math.min(gsoSize, payload - at);
+    const f = new Uint8Array(Math.max(60, headers + n));
+    f.set(frame.subarray(0, headers), 0);
+    f.set(frame.subarray(headers + at, headers + at + n), headers);
+    put16(f, 16, ihl + tcpHl + n);
+    put16(f, 24, 0);
+    put16(f, 24, foldChecksum(checksumAdd(f, 14, tcpOff)));
+    const seq = (seq0 + at) >>> 0;
+    put16(f, tcpOff + 4, seq >>> 16);
+    put16(f, tcpOff + 6, seq & 0xffff);
+    const last = at + n >= payload;
+    f[tcpOff + 13] = last ? flags : flags & ~(TCP_PSH | TCP_FIN);
+    // The pseudo-header sum covers the segment's own length (RFC 793 §3.1).
+    const src = get16(f, 26) + get16(f, 28) + get16(f, 30) + get16(f, 32);
+    let sum = src + 6 + tcpHl + n;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    put16(f, tcpOff + 16, sum);
+    completePartialChecksum(f, tcpOff, 16);
+    if (ihl + tcpHl + n > mtu) st.errors.push(`a segment of ${ihl + tcpHl + n} bytes over the MTU`);
+    st.maxSegmentIpLen = Math.max(st.maxSegmentIpLen, ihl + tcpHl + n);
+    st.gsoSegments++;
+    out.push(f);
+  }
+  return out;
+}
+
 export interface SimResult {
   now: number;
+  /** With `tso`: what the guest's NIC saw. */
+  tso: TsoStats;
   guest: SimGuest;
   handle: number;
   t: ReturnType<typeof makeStack>;
@@ -356,8 +435,12 @@ export interface SimResult {
  * the guest, each side closing when done. Ends when both directions are delivered and closed, or
  * at `limit` ms of virtual time.
  */
-export function simulate(o: { seed: number; link: LinkSpec; guest: GuestSpec; toGuest?: Uint8Array; toHost?: Uint8Array; limit?: number; hostChunk?: number; hostSlowUntil?: number }): SimResult {
+export function simulate(o: { seed: number; link: LinkSpec; guest: GuestSpec; toGuest?: Uint8Array; toHost?: Uint8Array; limit?: number; hostChunk?: number; hostSlowUntil?: number; tso?: boolean }): SimResult {
   const t = makeStack();
+  // A guest that negotiated GUEST_CSUM + GUEST_TSO4: its NIC cuts GSO frames and finishes checksums.
+  if (o.tso) t.stack.setGuestOffloads(true, true);
+  const tso: TsoStats = { gsoFrames: 0, gsoSegments: 0, partialFrames: 0, gsoSizes: new Set(), maxGsoPayload: 0, maxSegmentIpLen: 0, errors: [] };
+  const mtu = t.stack.options.mtu;
   const r = rng(o.seed);
   const down = new Pipe(o.link, r); // stack → guest
   const up = new Pipe(o.link, r); // guest → stack
@@ -404,7 +487,14 @@ export function simulate(o: { seed: number; link: LinkSpec; guest: GuestSpec; to
       hostEnded = true;
       t.stack.hostTcpEnd(handle, now);
     }
-    for (let f = t.stack.takeFrame(); f; f = t.stack.takeFrame()) down.send(f, now);
+    for (let offload = t.stack.frameOffload, f = t.stack.takeFrame(); f; offload = t.stack.frameOffload, f = t.stack.takeFrame()) {
+      if (offload === FRAME_COMPLETE) down.send(f, now);
+      else {
+        if (!o.tso) tso.errors.push('a partial frame for a guest without offloads');
+        for (const seg of segmentPartial(f, offload, mtu, tso)) down.send(seg, now);
+        t.stack.releaseFrame(f); // the buffer is reused: what was sent are copies
+      }
+    }
     for (const f of down.take(now)) {
       const d = decode(f);
       if (d.tcp) g.input(d, now);
@@ -430,7 +520,7 @@ export function simulate(o: { seed: number; link: LinkSpec; guest: GuestSpec; to
     hostWritten.set(w, at);
     at += w.length;
   }
-  return { now, guest: g, handle, t, hostWritten, shutdown, steps };
+  return { now, tso, guest: g, handle, t, hostWritten, shutdown, steps };
 }
 
 export function concat(chunks: Uint8Array[]): Uint8Array {
