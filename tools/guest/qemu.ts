@@ -20,10 +20,25 @@ export interface BootOptions {
   nicArgs?: string[];
   memMiB?: number;
   mac?: string;
+  /**
+   * Extra properties for the vhost-user virtio-net-pci device, e.g. `guest_csum=off` to keep an
+   * offload out of the negotiation (QEMU masks the feature before the driver sees it).
+   */
+  nicDeviceProperties?: readonly string[];
   /** QEMU retries the back-end after this many seconds when it goes away (chardev reconnect=); 0 off (default). */
   reconnectSeconds?: number;
   /** Called with each console line as it arrives (for logs). */
   onLine?: (line: string) => void;
+}
+
+/** `args` with `props` appended to the virtio-net-pci -device value. */
+function withDeviceProperties(args: string[], props: readonly string[]): string[] {
+  if (props.length === 0) return args;
+  const i = args.findIndex((a) => a.startsWith('virtio-net-pci,'));
+  if (i < 0) throw new Error('no virtio-net-pci device in the vhost-user arguments');
+  const out = args.slice();
+  out[i] = [args[i], ...props].join(',');
+  return out;
 }
 
 export class GuestVm {
@@ -69,7 +84,10 @@ export class GuestVm {
       '-append', 'console=ttyS0 quiet panic=-1',
       ...(o.nicArgs
         ? ['-m', `${o.memMiB ?? 256}M`, ...o.nicArgs]
-        : qemuVhostUserArgs({ socketPath: o.vhostUserSocket ?? '', memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: o.reconnectSeconds ?? 0 })),
+        : withDeviceProperties(
+            qemuVhostUserArgs({ socketPath: o.vhostUserSocket ?? '', memMiB: o.memMiB ?? 256, mac: o.mac, reconnectSeconds: o.reconnectSeconds ?? 0 }),
+            o.nicDeviceProperties ?? [],
+          )),
     ];
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     return new GuestVm(child, o.onLine);

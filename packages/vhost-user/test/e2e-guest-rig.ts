@@ -22,11 +22,14 @@ export class GuestRig {
     return this.dir;
   }
 
+  /** Kills QEMU, stops netbe and the server, removes the directory; the rig can be used again. */
   async cleanup(): Promise<void> {
     await this.vm?.kill();
     if (this.netbe) await this.netbe.stop();
     this.web?.closeAllConnections();
     this.web?.close();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.vm = this.netbe = this.web = undefined;
+    this.dir = '';
   }
 }

@@ -4,9 +4,10 @@
  * user-mode network, netbe as user nobody when setpriv is there) gets its address by DHCP and
  * downloads 20 MiB of pseudo-random bytes with `wget` from an HTTP server on the host's
  * 127.0.0.1, through the gateway mapping (10.0.2.2 with loopback=on); the guest's sha256sum
- * must equal the host's. The guest keeps the offloads netbe offers (GUEST_CSUM, GUEST_TSO4), so
- * the download runs over the checksum-offload and large-segment RX path. The transfer time is
- * printed, not asserted. The hostfwd direction is e2e-qemu-slirp.test.ts.
+ * must equal the host's. Once with the offloads netbe offers (GUEST_CSUM, GUEST_TSO4: checksum
+ * offload and large segments on the guest's RX path), once with every offload masked by QEMU
+ * (MTU-sized frames whose TCP checksums the guest verifies). The transfer time is printed, not
+ * asserted. The hostfwd direction is e2e-qemu-slirp.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,16 +48,28 @@ function featuresFromSysfs(bits: string): bigint {
   return f;
 }
 
-const rig = new GuestRig();
-test.after(() => rig.cleanup());
+let blobCache: { bytes: Uint8Array; sha256: string } | undefined;
+function blob(): { bytes: Uint8Array; sha256: string } {
+  if (!blobCache) {
+    const bytes = pseudoRandomBytes(BLOB_BYTES, 0x6e657462);
+    blobCache = { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+  return blobCache;
+}
 
-testWhen(test, pre, 'a QEMU guest on netbe serve (slirp) wgets 20 MiB from the host loopback through the gateway; sha256 matches', async () => {
+const rig = new GuestRig();
+test.after.each(() => rig.cleanup());
+
+/**
+ * Boots a guest on a fresh `netbe serve` (slirp, loopback=on) that wgets the blob from a host
+ * server on 127.0.0.1; asserts the copy is whole and prints the timing. Returns what the guest
+ * negotiated (feature names) and its TCP counters.
+ */
+async function guestDownload(label: string, nicDeviceProperties: readonly string[]): Promise<{ features: string[]; tcp: Map<string, string>; rxFrames: number }> {
   const socketPath = join(rig.makeDir('netbe-e2e-wget-'), 'vu.sock');
   const image = buildGuestImage();
-
-  const blob = pseudoRandomBytes(BLOB_BYTES, 0x6e657462);
-  const hostSha = createHash('sha256').update(blob).digest('hex');
-  let served: { start: number; end: number; path: string } | undefined;
+  const { bytes, sha256 } = blob();
+  let served: { start: number; end: number } | undefined;
   const web = (rig.web = createServer((req, res) => {
     if (req.url !== '/blob') {
       res.statusCode = 404;
@@ -65,9 +78,9 @@ testWhen(test, pre, 'a QEMU guest on netbe serve (slirp) wgets 20 MiB from the h
     }
     const start = performance.now();
     res.setHeader('content-type', 'application/octet-stream');
-    res.setHeader('content-length', String(blob.length));
-    res.on('finish', () => (served = { start, end: performance.now(), path: req.url ?? '' }));
-    res.end(blob);
+    res.setHeader('content-length', String(bytes.length));
+    res.on('finish', () => (served = { start, end: performance.now() }));
+    res.end(bytes);
   }));
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   const webPort = (web.address() as { port: number }).port;
@@ -86,40 +99,58 @@ rc=$?
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "NETBE-RESULT wget rc=$rc seconds=$(awk "BEGIN{print $t1-$t0}") bytes=$(wc -c < /tmp/f)"
 echo "NETBE-RESULT sha256 $(sha256sum /tmp/f | cut -d' ' -f1)"
+echo "NETBE-RESULT rx-frames $(cat /sys/class/net/eth0/statistics/rx_packets)"
 echo "NETBE-RESULT tcp $(awk '/^Tcp:/ {n++; if (n==1) split($0,k); else for (i=2;i<=NF;i++) printf "%s=%s ", k[i], $i}' /proc/net/snmp)"
 `;
-  const vm = (rig.vm = GuestVm.boot({ image, workDir: rig.dir, vhostUserSocket: socketPath, mac, script, onLine: process.env.NETBE_E2E_VERBOSE ? (l) => console.log(`[guest] ${l}`) : undefined }));
+  const verbose = process.env.NETBE_E2E_VERBOSE ? (l: string) => console.log(`[guest] ${l}`) : undefined;
+  const vm = (rig.vm = GuestVm.boot({ image, workDir: rig.dir, vhostUserSocket: socketPath, mac, script, nicDeviceProperties, onLine: verbose }));
   const done = await vm.waitForLine(/^NETBE-GUEST done rc=(\d+)/, 420_000);
   const r = vm.results();
   const tail = vm.lines.slice(-30).join('\n');
   assert.is(done[1], '0', tail);
   assert.match(r.get('dhcp') ?? '', /^10\.0\.2\.15 router 10\.0\.2\.2 /, tail);
-
-  const features = netFeatureNames(featuresFromSysfs(r.get('features') ?? ''));
-  assert.ok(features.includes('GUEST_CSUM') && features.includes('GUEST_TSO4'), `the guest driver should keep GUEST_CSUM and GUEST_TSO4 on: ${features.join(' ')}`);
-
   const wget = /^rc=(\d+) seconds=([\d.]+) bytes=(\d+)$/.exec(r.get('wget') ?? '');
   assert.ok(wget, `wget result line: ${r.get('wget')}\n${tail}`);
   assert.is(wget[1], '0', tail);
   assert.is(Number(wget[3]), BLOB_BYTES, 'bytes written by wget');
-  assert.is(r.get('sha256'), hostSha, 'sha256 of the guest copy vs the host blob');
-  assert.is(served?.path, '/blob');
+  assert.is(r.get('sha256'), sha256, 'sha256 of the guest copy vs the host blob');
+  assert.ok(served, 'the host server finished sending /blob');
 
+  const features = netFeatureNames(featuresFromSysfs(r.get('features') ?? ''));
   const tcp = new Map((r.get('tcp') ?? '').trim().split(' ').map((kv) => kv.split('=') as [string, string]));
-  assert.is(tcp.get('InCsumErrors'), '0', `guest TCP counters: ${r.get('tcp')}`);
   const guestSeconds = Number(wget[2]);
-  const hostSeconds = (served!.end - served!.start) / 1000;
+  const hostSeconds = (served.end - served.start) / 1000;
   const mbit = (s: number): string => (s > 0 ? ((BLOB_BYTES * 8) / s / 1e6).toFixed(0) : 'n/a');
   const inSegs = Number(tcp.get('InSegs'));
+  const rxFrames = Number(r.get('rx-frames'));
   console.log(
-    `e2e wget: 20 MiB host 127.0.0.1 -> guest (QEMU TCG, vhost-user, slirp ${unprivileged ? 'as nobody' : 'as current user'}) sha256 ok; ` +
+    `e2e wget ${label}: 20 MiB host 127.0.0.1 -> guest (QEMU TCG, vhost-user, slirp ${unprivileged ? 'as nobody' : 'as current user'}) sha256 ok; ` +
       `guest wget ${guestSeconds.toFixed(2)} s (${mbit(guestSeconds)} Mbit/s incl. connect), host send ${hostSeconds.toFixed(2)} s (${mbit(hostSeconds)} Mbit/s); ` +
-      `guest TCP InSegs ${inSegs} (${inSegs > 0 ? Math.round(BLOB_BYTES / inSegs) : 'n/a'} B/segment), RetransSegs ${tcp.get('RetransSegs')}; features ${features.join(' ')}`,
+      `guest eth0 rx ${rxFrames} frames (${rxFrames > 0 ? Math.round(BLOB_BYTES / rxFrames) : 'n/a'} B/frame), TCP InSegs ${inSegs} after GRO, RetransSegs ${tcp.get('RetransSegs')}; features ${features.join(' ')}`,
   );
 
   await withTimeout(60_000, vm.exited, 'QEMU exit after the guest powered off');
   rig.vm = undefined;
   assert.is(await netbe.stop(), 0, netbe.lines.slice(-10).join('\n'));
+  return { features, tcp, rxFrames };
+}
+
+testWhen(test, pre, 'a QEMU guest on netbe serve (slirp) wgets 20 MiB from the host loopback through the gateway, offloads on; sha256 matches', async () => {
+  const { features, tcp, rxFrames } = await guestDownload('offloads on', []);
+  for (const f of ['GUEST_CSUM', 'GUEST_TSO4']) assert.ok(features.includes(f), `the guest should negotiate ${f}: ${features.join(' ')}`);
+  assert.ok(rxFrames < BLOB_BYTES / 1460, `slirp should use GUEST_TSO4 (frames above the MTU): ${rxFrames} frames for ${BLOB_BYTES} bytes`);
+  assert.is(tcp.get('InCsumErrors'), '0', `guest TCP counters: ${[...tcp].join(' ')}`);
+});
+
+// With GUEST_CSUM off the guest verifies the checksum of every segment slirp built.
+const NO_OFFLOADS = ['csum', 'guest_csum', 'guest_tso4', 'guest_tso6', 'guest_ecn', 'guest_ufo', 'host_tso4', 'host_tso6', 'host_ecn', 'host_ufo'].map((p) => `${p}=off`);
+
+testWhen(test, pre, 'the same download with every offload off: 1500-byte frames, the guest checks each TCP checksum', async () => {
+  const { features, tcp, rxFrames } = await guestDownload('offloads off', NO_OFFLOADS);
+  for (const f of ['CSUM', 'GUEST_CSUM', 'GUEST_TSO4', 'HOST_TSO4']) assert.not.ok(features.includes(f), `${f} should be off: ${features.join(' ')}`);
+  assert.is(tcp.get('InCsumErrors'), '0', `guest TCP counters: ${[...tcp].join(' ')}`);
+  assert.is(tcp.get('InErrs'), '0', `guest TCP counters: ${[...tcp].join(' ')}`);
+  assert.ok(rxFrames >= BLOB_BYTES / 1460, `no frame larger than the MTU without GUEST_TSO4: ${rxFrames} frames`);
 });
 
 test.run();
