@@ -7,6 +7,9 @@ export class ByteQueue {
   private head = 0; // offset into chunks[0]
   private total = 0;
 
+  /** Called with each chunk once every byte of it is consumed (or the queue cleared). */
+  constructor(private readonly chunkDone?: (chunk: Uint8Array) => void) {}
+
   get length(): number {
     return this.total;
   }
@@ -43,6 +46,7 @@ export class ByteQueue {
       const avail = c.length - this.head;
       if (left >= avail) {
         this.chunks.shift();
+        this.chunkDone?.(c);
         this.head = 0;
         left -= avail;
       } else {
@@ -53,6 +57,7 @@ export class ByteQueue {
   }
 
   clear(): void {
+    if (this.chunkDone) for (const c of this.chunks) this.chunkDone(c);
     this.chunks = [];
     this.head = 0;
     this.total = 0;

@@ -27,6 +27,11 @@ export interface SlirpHost {
   tcpClose(handle: number, reset: boolean): void;
   /** Stops/starts reading (backpressure toward the host peer). */
   tcpPause(handle: number, paused: boolean): void;
+  /**
+   * Optional: a chunk `hostTcpData` delivered is no longer referenced by the stack (acknowledged
+   * by the guest, or its connection gone); an adapter that lent its own read buffer may reuse it.
+   */
+  tcpDataDone?(chunk: Uint8Array): void;
 
   /** True when echo requests can be sent to real hosts (raw or ping sockets). */
   readonly icmpAvailable: boolean;

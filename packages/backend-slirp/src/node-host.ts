@@ -13,6 +13,8 @@ const READ_SIZE = 4 * 65480;
 const FIRST_READ = 16384;
 /** A read at least this large keeps its buffer; a smaller one is copied to its own size. */
 const KEEP_READ_BUFFER = READ_SIZE / 4;
+/** Read buffers kept for reuse once the guest has acknowledged their bytes (16 MiB at most). */
+const MAX_FREE_READ_BUFFERS = 64;
 export interface StackEvents extends HostEvents {
   allocHandle(): number;
   hostTcpListening(handle: number, port: number): void;
@@ -57,6 +59,9 @@ export class NodeSlirpHost implements SlirpHost {
   readonly icmpMode: 'dgram' | 'raw' | undefined;
   readonly icmpAvailable: boolean;
   readonly icmpUnavailableReason: string | undefined;
+  /** Bulk read buffers lent to the stack (their bytes wait in send queues until acknowledged), and those given back. */
+  private readonly lentReadBuffers = new WeakSet<ArrayBufferLike>();
+  private readonly freeReadBuffers: Uint8Array[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   private closed = false;
@@ -173,7 +178,7 @@ export class NodeSlirpHost implements SlirpHost {
     // transfer; Node's own 64 KiB reads cut every read into a 65480-byte segment and a 56-byte
     // one at MTU 65520). A large read keeps its buffer (the send queue holds it until
     // acknowledged); a small one is copied out so an idle connection never pins a large buffer.
-    let next = new Uint8Array(FIRST_READ);
+    let next: Uint8Array = new Uint8Array(FIRST_READ);
     const sock = tcpConnect({
       host: formatIpv4(dstAddr),
       port: dstPort,
@@ -185,10 +190,10 @@ export class NodeSlirpHost implements SlirpHost {
           let chunk: Uint8Array;
           if (n >= KEEP_READ_BUFFER) {
             chunk = buf.subarray(0, n);
-            next = new Uint8Array(READ_SIZE);
+            next = this.bulkReadBuffer();
           } else {
             chunk = buf.slice(0, n);
-            if (n === buf.length) next = new Uint8Array(READ_SIZE);
+            if (n === buf.length) next = this.bulkReadBuffer();
           }
           this.emit((ev, now) => ev.hostTcpData(handle, chunk, now));
           return true; // pausing is the stack's call (tcpPause)
@@ -258,6 +263,21 @@ export class NodeSlirpHost implements SlirpHost {
     if (!sock || sock.writableEnded) return 0;
     sock.write(data);
     return sock.writableLength;
+  }
+
+  /** A READ_SIZE buffer: one given back by {@link tcpDataDone}, else a new one. */
+  private bulkReadBuffer(): Uint8Array {
+    const reused = this.freeReadBuffers.pop();
+    if (reused) return reused;
+    const b = new Uint8Array(READ_SIZE);
+    this.lentReadBuffers.add(b.buffer);
+    return b;
+  }
+
+  /** The stack is done with a chunk: a bulk read buffer of ours goes back to the free list (no allocation, no GC per read). */
+  tcpDataDone(chunk: Uint8Array): void {
+    if (chunk.byteOffset !== 0 || !this.lentReadBuffers.has(chunk.buffer) || this.freeReadBuffers.length >= MAX_FREE_READ_BUFFERS) return;
+    this.freeReadBuffers.push(new Uint8Array(chunk.buffer));
   }
 
   tcpShutdown(handle: number): void {

@@ -102,8 +102,8 @@ export class TcpConnection {
   rcvNxt = 0;
   rcvWscale = 0;
   mss = 536;
-  /** Bytes from SND.UNA on (sent-unacknowledged, then unsent). */
-  readonly sendQueue = new ByteQueue();
+  /** Bytes from SND.UNA on (sent-unacknowledged, then unsent); acknowledged chunks go back to the host adapter. */
+  readonly sendQueue: ByteQueue;
   hostBuffered = 0;
   hostEnded = false;
   finSent = false;
@@ -165,6 +165,8 @@ export class TcpConnection {
     now: number,
   ) {
     this.state = initial;
+    const done = env.host.tcpDataDone;
+    this.sendQueue = new ByteQueue(done ? (chunk) => done.call(env.host, chunk) : undefined);
     this.iss = iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
