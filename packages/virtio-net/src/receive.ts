@@ -44,8 +44,17 @@ export class NetReceiver {
   /** The last exception a backend verb threw (counted as a `backend` drop), for diagnostics. */
   lastBackendError: unknown = undefined;
 
-  private readonly chains: DescriptorChain[] = [];
+  /** The chain the general pop fills (one at a time: its views are copied out at once). */
+  private readonly chain = new DescriptorChain(MAX_FRAME_SEGMENTS);
   private readonly iov: Uint8Array[] = new Array<Uint8Array>(MAX_FRAME_SEGMENTS).fill(EMPTY);
+  /**
+   * The head and writable bytes of each chain taken for the frame: at most one per segment, plus
+   * a first chain trimmed to no segment (it held only the header) and the chain that overflows.
+   */
+  private readonly heads = new Uint16Array(MAX_FRAME_SEGMENTS + 2);
+  private readonly chainBytes = new Uint32Array(MAX_FRAME_SEGMENTS + 2);
+  /** The first chain's writable segments, untrimmed: where the device writes the header. */
+  private readonly header: Uint8Array[] = new Array<Uint8Array>(MAX_FRAME_SEGMENTS).fill(EMPTY);
   private readonly trimmer = new IovTrimmer(MAX_FRAME_SEGMENTS);
 
   constructor(
@@ -62,6 +71,10 @@ export class NetReceiver {
     const prepend = hdr - this.backendHeaderLength;
     const merge = this.mergeable;
     const iov = this.iov;
+    const heads = this.heads;
+    const chainBytes = this.chainBytes;
+    const header = this.header;
+    const chain = this.chain;
     let frames = 0;
     while (frames < budget) {
       if (this.stopRequested) return 'stopped';
@@ -79,12 +92,40 @@ export class NetReceiver {
       let nChains = 0;
       let segs = 0;
       let bytes = 0;
+      let headerSegs = 0;
       // False once a chain popped after the ones we hold was consumed (a bad chain): the held
       // ones can no longer be given back with retChains, only returned empty.
       let returnable = true;
       let fits = true;
       while (bytes < need) {
-        const chain = this.chainAt(nChains);
+        // Runs of one-buffer writable chains, each holding a whole header (what Linux posts
+        // with MRG_RXBUF) come without per-chain bookkeeping; the first chain of a frame alone,
+        // so that its header can be set apart. Anything else is left to the general pop below.
+        const runMax = nChains === 0 ? 1 : merge ? MAX_FRAME_SEGMENTS - segs : 0;
+        const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, runMax, hdr, need - bytes);
+        if (taken !== 0) {
+          if (nChains === 0) {
+            const view = iov[0]!;
+            header[0] = view;
+            headerSegs = 1;
+            if (prepend > 0) {
+              // The backend scatters after the header the device writes (the buffer holds it).
+              this.trimmer.trim(header, heads[0]!, 0, 1, prepend, true);
+              segs = this.copyTrimmed(0);
+            } else {
+              segs = 1;
+            }
+          } else {
+            segs += taken;
+          }
+          nChains += taken;
+          bytes += queue.runBytes;
+          if (!merge) {
+            if (bytes < need) fits = false;
+            break;
+          }
+          continue;
+        }
         const malformedBefore = queue.stats.droppedChains;
         const got = queue.pop(chain);
         const malformed = queue.stats.droppedChains - malformedBefore;
@@ -119,18 +160,25 @@ export class NetReceiver {
           if (nChains > 0) returnable = false;
           continue;
         }
+        heads[nChains] = chain.head;
+        chainBytes[nChains] = chain.writableBytes;
         if (segs + chain.writable > MAX_FRAME_SEGMENTS) {
           // This chain would take the frame past 256 segments.
           nChains++;
           fits = false;
           break;
         }
-        if (nChains === 0 && prepend > 0) {
-          // The backend scatters after the header the device writes: skip it in the first chain
-          // (it holds the whole header, checked above).
-          const trimmer = this.trimmer;
-          trimmer.trim(chain.iov, chain.head, 0, chain.writable, prepend, true);
-          for (let i = 0; i < trimmer.count; i++) iov[segs++] = trimmer.out[i]!;
+        if (nChains === 0) {
+          for (let i = 0; i < chain.writable; i++) header[i] = chain.iov[i]!;
+          headerSegs = chain.writable;
+          if (prepend > 0) {
+            // The backend scatters after the header the device writes: skip it in the first chain
+            // (it holds the whole header, checked above).
+            this.trimmer.trim(header, chain.head, 0, headerSegs, prepend, true);
+            segs = this.copyTrimmed(0);
+          } else {
+            for (let i = 0; i < headerSegs; i++) iov[segs++] = header[i]!;
+          }
         } else {
           for (let i = 0; i < chain.writable; i++) iov[segs++] = chain.iov[i]!;
         }
@@ -154,8 +202,7 @@ export class NetReceiver {
         continue;
       }
       // Header: zero what the backend will not write, then let it scatter the rest.
-      const first = this.chains[0]!;
-      if (prepend > 0) zeroPrefix(first.iov, 0, first.writable, prepend);
+      if (prepend > 0) zeroPrefix(header, 0, headerSegs, prepend);
       let got: number;
       try {
         got = backend.recv(iov, segs);
@@ -171,17 +218,18 @@ export class NetReceiver {
         continue;
       }
       // num_buffers (virtio 1.2 §5.1.6.4): the chains used; 1 without MRG_RXBUF.
-      if (hdr === 12) putU16At(first.iov, 0, first.writable, 10, nChains);
+      if (hdr === 12) putU16At(header, 0, headerSegs, 10, nChains);
       if (merge) {
+        // Each chain's used length: what the frame filled of it.
         let left = need;
         for (let c = 0; c < nChains; c++) {
-          const chain = this.chains[c]!;
-          const len = chain.writableBytes < left ? chain.writableBytes : left;
-          queue.addUsed(chain.head, len);
+          const len = chainBytes[c]! < left ? chainBytes[c]! : left;
+          chainBytes[c] = len;
           left -= len;
         }
+        queue.addUsedRun(heads, chainBytes, nChains);
       } else {
-        queue.addUsed(this.chains[0]!.head, need);
+        queue.addUsed(heads[0]!, need);
       }
       stats.frames++;
       stats.bytes += plen - this.backendHeaderLength;
@@ -190,10 +238,19 @@ export class NetReceiver {
     return 'budget';
   }
 
+  /** Copies the trimmer's output to `iov[at..)`; returns the index after it. */
+  private copyTrimmed(at: number): number {
+    const trimmer = this.trimmer;
+    const iov = this.iov;
+    for (let i = 0; i < trimmer.count; i++) iov[at++] = trimmer.out[i]!;
+    return at;
+  }
+
   /** Guest memory changed: cached views are stale. */
   forgetViews(): void {
     this.trimmer.forget();
     this.iov.fill(EMPTY);
+    this.header.fill(EMPTY);
   }
 
   /**
@@ -208,17 +265,8 @@ export class NetReceiver {
       return;
     }
     for (let c = 0; c < n; c++) {
-      queue.addUsed(this.chains[c]!.head, 0);
+      queue.addUsed(this.heads[c]!, 0);
       this.stats.drops.malformedChain++;
     }
-  }
-
-  private chainAt(i: number): DescriptorChain {
-    let chain = this.chains[i];
-    if (chain === undefined) {
-      chain = new DescriptorChain(MAX_FRAME_SEGMENTS);
-      this.chains[i] = chain;
-    }
-    return chain;
   }
 }

@@ -101,6 +101,8 @@ const isAddr = (v: unknown): v is number => Number.isSafeInteger(v) && (v as num
  * `size` and the three addresses, then {@link activate}) plus the operations a device needs:
  *
  * - {@link pop}: the next available chain into a reusable {@link DescriptorChain} (no allocation);
+ * - {@link popWritableRun}: a run of one-buffer device-writable chains (mergeable RX buffers)
+ *   straight into an iov and head/length arrays; {@link addUsedRun} gives them back;
  * - {@link retChains}: give back the most recent unconsumed chains (bhyve vq_retchains);
  * - {@link addUsed} then {@link publish}: batch used elements and publish used->idx once
  *   (bhyve vq_relchain_prepare / vq_relchain_publish);
@@ -140,6 +142,8 @@ export class SplitQueue implements DescriptorTableSource {
   /** Set when the queue broke; cleared by {@link reset}. */
   error: VirtioError | null = null;
   readonly stats: SplitQueueStats = { chains: 0, droppedChains: 0 };
+  /** Bytes in the chains the last {@link popWritableRun} took. */
+  runBytes = 0;
   malformedChains: MalformedChainPolicy;
   onError: ((error: VirtioError, queue: SplitQueue) => void) | undefined;
 
@@ -372,6 +376,87 @@ export class SplitQueue implements DescriptorTableSource {
       }
     }
     return this.popWalking(chain);
+  }
+
+  /**
+   * Pops a run of chains that are each one direct device-writable buffer of at least `minLen`
+   * bytes, as a driver posts mergeable receive buffers (Linux virtio-net with MRG_RXBUF), without
+   * a {@link DescriptorChain} per buffer. Chain k of the run goes to `iov[iovAt + k]` (its view),
+   * `heads[chainAt + k]` and `lens[chainAt + k]`. Stops after `maxChains` chains, once the run
+   * holds `wantBytes` bytes, or before the first chain that is anything else (several
+   * descriptors, indirect, device-readable, shorter than `minLen`, outside guest memory, a head
+   * out of range): that one is left in the ring for {@link pop}, which handles it as always.
+   * Returns the chains taken (0 when none is available or the queue is unusable or lacks typed
+   * rings); their total length is then in {@link runBytes}. Each buffer is checked against guest
+   * memory as {@link pop} checks it; avail->idx is read and validated as {@link pop} reads it.
+   */
+  popWritableRun(iov: Uint8Array[], iovAt: number, heads: Uint16Array, lens: Uint32Array, chainAt: number, maxChains: number, minLen: number, wantBytes: number): number {
+    this.runBytes = 0;
+    if (this.typedRings !== true || this.error !== null || maxChains <= 0) return 0;
+    const start = this.lastAvailIdx;
+    let available = (this.availShadow - start) & 0xffff;
+    if (available === 0 || available > this.ringSize) available = this.refreshAvail();
+    if (available > maxChains) available = maxChains;
+    const ring = this.availHalves;
+    const desc = this.descWords;
+    const keys = this.headKeys;
+    const headViews = this.headViews;
+    const mask = this.mask;
+    const ringSize = this.ringSize;
+    const least = minLen > 0 ? minLen : 0;
+    let bytes = 0;
+    let k = 0;
+    while (k < available && bytes < wantBytes) {
+      const head = ring[2 + ((start + k) & mask)]!;
+      if (head >= ringSize) break;
+      const d = 4 * head;
+      const flags = desc[d + 3]! & 0xffff;
+      if ((flags & (F_NEXT | F_INDIRECT | F_WRITE)) !== F_WRITE) break;
+      const len = desc[d + 2]!;
+      if (len < least) break;
+      const addrLow = desc[d]!;
+      const addr = desc[d + 1]! * TWO_32 + addrLow;
+      // The buffer is checked now (or was, in this same memory, when its cached view was made).
+      const view = keys[2 * head] === addr && keys[2 * head + 1] === len ? headViews[head]! : this.headView(head, addrLow, addr, len);
+      if (view === null) break;
+      iov[iovAt + k] = view;
+      heads[chainAt + k] = head;
+      lens[chainAt + k] = len;
+      bytes += len;
+      k++;
+    }
+    if (k === 0) return 0;
+    const next = (start + k) & 0xffff;
+    this.lastAvailIdx = next;
+    // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past the last one.
+    if (this.eventIdx === true && this.notificationsEnabled === true) this.usedHalves[2 + 4 * ringSize] = next;
+    this.stats.chains += k;
+    this.runBytes = bytes;
+    return k;
+  }
+
+  /**
+   * Adds used elements `{heads[i], lens[i]}` for i in [0, n), as {@link addUsed} n times (a
+   * head out of range throws RangeError before anything is written).
+   */
+  addUsedRun(heads: Uint16Array, lens: Uint32Array, n: number): void {
+    if (this.ready !== true) return;
+    const ringSize = this.ringSize;
+    for (let i = 0; i < n; i++) if (!(heads[i]! < ringSize)) throw usedHeadOutside(heads[i]!, ringSize);
+    const words = this.usedWords;
+    const mask = this.mask;
+    let idx = this.usedIdx;
+    if (this.typedRings === true && words.length === 1 + 2 * ringSize) {
+      for (let i = 0; i < n; i++) {
+        const w = 1 + 2 * (idx & mask);
+        words[w] = heads[i]!;
+        words[w + 1] = lens[i]!;
+        idx = (idx + 1) & 0xffff;
+      }
+      this.usedIdx = idx;
+    } else {
+      for (let i = 0; i < n; i++) this.addUsed(heads[i]!, lens[i]!);
+    }
   }
 
   /**

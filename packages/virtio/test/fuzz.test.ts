@@ -125,8 +125,12 @@ function runCase(seed: number): void {
   const chain = new DescriptorChain(maxSegments);
   const popped: number[] = [];
 
+  const runIov: Uint8Array[] = new Array<Uint8Array>(size).fill(new Uint8Array(0));
+  const runHeads = new Uint16Array(size);
+  const runLens = new Uint32Array(size);
+
   for (let step = 0; step < 40; step++) {
-    const k = below(10);
+    const k = below(12);
     if (k <= 3) {
       const expected = model.pop();
       const got = queue.pop(chain);
@@ -147,6 +151,25 @@ function runCase(seed: number): void {
         popped.push(chain.head);
       } else {
         assert.not.ok(got, `seed ${seed} step ${step}: model says ${expected.kind} ${expected.kind === 'error' ? expected.code : ''}`);
+      }
+    } else if (k >= 10) {
+      // The mergeable-RX run: one-buffer writable chains only; anything else stays for pop.
+      const max = below(size + 1);
+      const minLen = below(40);
+      const want = 1 + below(k === 10 ? 200 : 0x10000);
+      const expected = model.popRun(max, minLen, want);
+      const n = queue.popWritableRun(runIov, 0, runHeads, runLens, 0, max, minLen, want);
+      assert.is(n, expected.length, `seed ${seed} step ${step}: chains in the run`);
+      for (let s = 0; s < n; s++) {
+        const e = expected[s]!;
+        assert.is(runHeads[s], e.head);
+        assert.is(runLens[s], e.len);
+        const v = runIov[s]!;
+        assert.is(v.length, e.len);
+        assert.ok(v.buffer === backing, 'a view of guest memory');
+        assert.ok(regionRanges.some(([from, to]) => v.byteOffset >= from && v.byteOffset + v.length <= to), 'inside one region');
+        assert.is(v.byteOffset, memory.translate(e.addr, e.len)!.byteOffset, 'the view of the buffer');
+        popped.push(e.head);
       }
     } else if (k === 4 && popped.length > 0) {
       const [head] = popped.splice(below(popped.length), 1);

@@ -19,6 +19,8 @@ type Action =
   | { t: 'serve' }
   | { t: 'publishAvail' }
   | { t: 'pop'; n: number }
+  | { t: 'run'; max: number; minLen: number; want: number }
+  | { t: 'usedRun'; n: number; len: number }
   | { t: 'used'; pick: number; len: number }
   | { t: 'publish' }
   | { t: 'interrupt'; empty: boolean }
@@ -37,7 +39,10 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ t: 'serve' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'publishAvail' as const }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('pop' as const), n: fc.integer({ min: 1, max: 6 }) }) },
+  // A run of one-buffer writable chains (mergeable RX), as the receive path takes them.
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('run' as const), max: fc.integer({ min: 0, max: 8 }), minLen: fc.integer({ min: 0, max: 40 }), want: fc.integer({ min: 1, max: 200 }) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('used' as const), pick: fc.nat(), len: fc.nat(100) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('usedRun' as const), n: fc.integer({ min: 1, max: 4 }), len: fc.nat(100) }) },
   { weight: 2, arbitrary: fc.constant({ t: 'publish' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('interrupt' as const), empty: fc.boolean() }) },
   { weight: 2, arbitrary: fc.constant({ t: 'take' as const }) },
@@ -114,6 +119,34 @@ test('SplitQueue agrees with the reference model over random actions', () => {
                 driver.takeAllUsed();
               }
               break;
+            case 'run': {
+              const expected = model.popRun(a.max, a.minLen, a.want);
+              const iov: Uint8Array[] = new Array<Uint8Array>(10).fill(new Uint8Array(0));
+              const heads = new Uint16Array(10);
+              const lens = new Uint32Array(10);
+              const n = queue.popWritableRun(iov, 1, heads, lens, 2, a.max, a.minLen, a.want);
+              assert.is(n, expected.length, 'chains in the run');
+              let bytes = 0;
+              for (let k = 0; k < n; k++) {
+                const e = expected[k]!;
+                assert.is(heads[2 + k], e.head);
+                assert.is(lens[2 + k], e.len);
+                assert.is(iov[1 + k]!.length, e.len);
+                assert.ok(iov[1 + k]!.byteOffset === driver.memory.translate(e.addr, e.len)!.byteOffset, 'the view of the buffer');
+                popped.push(e.head);
+                bytes += e.len;
+              }
+              assert.is(queue.runBytes, bytes);
+              break;
+            }
+            case 'usedRun': {
+              const n = Math.min(a.n, popped.length);
+              const heads = Uint16Array.from(popped.splice(0, n));
+              const lens = Uint32Array.from(heads, (_, k) => a.len + k);
+              queue.addUsedRun(heads, lens, n);
+              heads.forEach((head, k) => model.addUsed(head, lens[k]!));
+              break;
+            }
             case 'used': {
               if (popped.length === 0) break;
               const [head] = popped.splice(a.pick % popped.length, 1);

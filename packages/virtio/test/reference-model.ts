@@ -11,6 +11,13 @@ export interface ModelSegment {
   writable: boolean;
 }
 
+/** One chain of a run (see {@link ModelQueue.popRun}): a single writable buffer. */
+export interface ModelRunChain {
+  head: number;
+  addr: number;
+  len: number;
+}
+
 export type ModelPop = { kind: 'empty' } | { kind: 'chain'; head: number; segments: ModelSegment[] } | { kind: 'error'; code: string };
 
 export interface ModelConfig {
@@ -147,19 +154,29 @@ export class ModelQueue {
   /** avail->idx as the device last read it: re-read only when the chains it announced are used up. */
   shadow = 0;
 
+  /**
+   * Chains announced and not popped: from the shadow while some remain, else from a fresh read of
+   * avail->idx; -1 (and the queue broken) when it is more than a queue ahead.
+   */
+  private announced(): number {
+    let n = (this.shadow - this.lastAvail) & 0xffff;
+    if (n === 0 || n > this.c.size) {
+      const idx = this.availIdx();
+      n = (idx - this.lastAvail) & 0xffff;
+      if (n > this.c.size) {
+        this.broken = 'ERR_AVAIL_IDX';
+        return -1;
+      }
+      this.shadow = idx;
+    }
+    return n;
+  }
+
   pop(): ModelPop {
     for (;;) {
       if (this.broken !== null) return { kind: 'empty' };
-      let n = (this.shadow - this.lastAvail) & 0xffff;
-      if (n === 0 || n > this.c.size) {
-        const idx = this.availIdx();
-        n = (idx - this.lastAvail) & 0xffff;
-        if (n > this.c.size) {
-          this.broken = 'ERR_AVAIL_IDX';
-          return { kind: 'error', code: 'ERR_AVAIL_IDX' };
-        }
-        this.shadow = idx;
-      }
+      const n = this.announced();
+      if (n < 0) return { kind: 'error', code: 'ERR_AVAIL_IDX' };
       if (n === 0) return { kind: 'empty' };
       const head = this.memory.readU16(this.c.availAddr + 4 + 2 * (this.lastAvail % this.c.size));
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
@@ -173,6 +190,30 @@ export class ModelQueue {
       this.dropped++;
       if (head < this.c.size) this.addUsed(head, 0);
     }
+  }
+
+  /**
+   * SplitQueue.popWritableRun: from the chains announced (avail->idx read as pop reads it), takes
+   * those that are one direct device-writable descriptor of at least `minLen` bytes inside guest
+   * memory, in ring order, up to `maxChains` or until they hold `wantBytes`; stops before any other.
+   */
+  popRun(maxChains: number, minLen: number, wantBytes: number): ModelRunChain[] {
+    const run: ModelRunChain[] = [];
+    if (this.broken !== null || maxChains <= 0) return run;
+    const n = this.announced();
+    let bytes = 0;
+    while (run.length < Math.min(n, maxChains) && bytes < wantBytes) {
+      const head = this.memory.readU16(this.c.availAddr + 4 + 2 * ((this.lastAvail + run.length) % this.c.size));
+      if (head >= this.c.size) break;
+      const d = readDesc(this.memory, this.c.descAddr + 16 * head)!;
+      if ((d.flags & 7) !== 2 || d.len < minLen || !this.memory.contains(d.addr, d.len)) break;
+      run.push({ head, addr: d.addr, len: d.len });
+      bytes += d.len;
+    }
+    if (run.length === 0) return run;
+    this.lastAvail = (this.lastAvail + run.length) & 0xffff;
+    if (this.c.eventIdx && this.notificationsEnabled) this.setAvailEvent(this.lastAvail);
+    return run;
   }
 
   addUsed(head: number, len: number): void {
