@@ -57,8 +57,10 @@ export interface TcpEnv {
 const UNREACHABLE_CODES: Record<string, number> = { ENETUNREACH: 0, ENETDOWN: 0, EHOSTUNREACH: 1, EHOSTDOWN: 1 };
 
 /** Receive buffer we advertise (the host socket's unwritten bytes count against it). */
-export const TCP_RCV_BUF = 256 * 1024;
-const OUR_WSCALE = 3; // 256 KiB fits in 65535 << 3
+export const TCP_RCV_BUF = 1024 * 1024;
+/** Our window scale (RFC 7323 §2.3): 1 MiB fits in 65535 << 5. */
+export const TCP_WSCALE = 5;
+const OUR_WSCALE = TCP_WSCALE;
 const SEND_HIGH_WATER = 512 * 1024;
 const SEND_LOW_WATER = 128 * 1024;
 /** While the guest's window is closed, the host socket pauses once this much waits (flow control both ways). */
@@ -73,7 +75,7 @@ const DELAYED_ACK_MS = 10;
 const DUP_THRESH = 3; // RFC 5681 §3.2
 const CHALLENGE_ACK_LIMIT = 100;
 const INITIAL_WINDOW_SEGMENTS = 10; // RFC 6928
-const REORDER_MAX_BLOCKS = 256; // a full 256 KiB window of 1 KiB segments
+const REORDER_MAX_BLOCKS = 1024; // a full 1 MiB window of 1 KiB segments
 const TS_OPTION_LEN = 12; // timestamp (10) + 2 NOPs, RFC 7323 Appendix A
 
 /**

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TCP_ACK, TCP_FIN, TCP_SYN } from '@netbe/wire';
 import { makeStack } from './helpers/stack';
+import { TCP_WSCALE } from '../src/tcp-connection';
 import { GATEWAY, GUEST, arpRequest, ip, tcpFrame, type Decoded } from './helpers/guest';
 
 const REMOTE = ip('192.0.2.10');
@@ -116,7 +117,7 @@ for (const [loss, seed] of [[0, 1], [0.05, 2], [0.2, 3]] as const) {
           una = acked;
           rto = now + 200;
         }
-        wnd = d.tcp.window << 3; // our window scale toward the guest (OUR_WSCALE = 3)
+        wnd = d.tcp.window << TCP_WSCALE; // our window scale toward the guest
       }
       now += 5;
       if (now >= rto && una < nxt) {

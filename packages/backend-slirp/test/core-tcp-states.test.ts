@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ICMP_DEST_UNREACHABLE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, get16, type TcpRepr } from '@netbe/wire';
 import { makeStack } from './helpers/stack';
+import { TCP_RCV_BUF, TCP_WSCALE } from '../src/tcp-connection';
 import { GATEWAY, GUEST, arpRequest, bytes, ip, tcpFrame, text } from './helpers/guest';
 
 const REMOTE = ip('192.0.2.10');
@@ -120,12 +121,12 @@ test('zero window: probes keep the connection alive, the host socket pauses, and
 
 test('the advertised window shrinks while the host socket is slow and reopens when it drains', () => {
   const { stack, host, out, iss, handle } = established();
-  host.buffered = 255 * 1024;
+  host.buffered = TCP_RCV_BUF - 1024;
   stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 1, flags: TCP_ACK | TCP_PSH }), new Uint8Array(1000)), 3);
-  const w = out()[0]!.tcp!.window << 3;
-  assert.ok(w <= 1024 + 8, `window ${w} reflects the host backlog`);
+  const w = out()[0]!.tcp!.window << TCP_WSCALE;
+  assert.ok(w <= 1024 + (1 << TCP_WSCALE), `window ${w} reflects the host backlog`);
   stack.hostTcpDrained(handle, 0, 4);
-  assert.ok((out()[0]!.tcp!.window << 3) >= 250 * 1024, 'a window update when the host drained (SWS avoidance: from below 2 MSS)');
+  assert.ok((out()[0]!.tcp!.window << TCP_WSCALE) >= TCP_RCV_BUF - 6 * 1024, 'a window update when the host drained (SWS avoidance: from below 2 MSS)');
 });
 
 test('host connect refused → RST; host unreachable → ICMP destination unreachable quoting the SYN', () => {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, formatIpv4, type TcpRepr } from '@netbe/wire';
 import { makeStack } from './helpers/stack';
+import { TCP_WSCALE } from '../src/tcp-connection';
 import { DNS, GATEWAY, GUEST, arpRequest, bytes, decode, ip, tcpFrame, text, type Decoded } from './helpers/guest';
 
 const REMOTE = ip('192.0.2.10');
@@ -24,7 +25,7 @@ function established(spec?: string) {
   assert.is(sa.flags, TCP_SYN | TCP_ACK);
   assert.is(sa.ack, 1001);
   assert.is(sa.options.mss, 1460);
-  assert.is(sa.options.windowScale, 3);
+  assert.is(sa.options.windowScale, TCP_WSCALE);
   const iss = sa.seq;
   stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001, ack: iss + 1, window: 1000 })), 2);
   const conn = stack.tcp.connection(connect!.handle)!;
