@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { IP_PROTO_TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr } from '@netbe/wire';
 import { makeStack } from './helpers/stack';
+import { TCP_RCV_BUF } from '../src/tcp-connection';
 import { GATEWAY, GUEST, arpRequest, bytes, ip, ipFrame, tcpFrame } from './helpers/guest';
 
 const REMOTE = ip('192.0.2.10');
@@ -155,9 +156,9 @@ test('out-of-order flood: the reorder queue holds only what fits the window, in 
   const { stack, out, conn, iss, ts } = established();
   out();
   // Every other 100-byte segment across and beyond the window: only in-window ones are stored.
-  for (let i = 1; i < 8000; i += 2) stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001 + i * 100, ack: iss + 1, options: ts(7) }), new Uint8Array(100)), 3);
-  assert.ok(conn.reorder.bytes <= 256 * 1024, `held ${conn.reorder.bytes}`);
-  assert.ok(conn.reorder.blockCount <= 256, `blocks ${conn.reorder.blockCount}`);
+  for (let i = 1; i < 24_000; i += 2) stack.input(tcpFrame(GUEST, REMOTE, seg({ seq: 1001 + i * 100, ack: iss + 1, options: ts(7) }), new Uint8Array(100)), 3);
+  assert.ok(conn.reorder.bytes <= TCP_RCV_BUF, `held ${conn.reorder.bytes}`);
+  assert.ok(conn.reorder.blockCount <= 1024, `blocks ${conn.reorder.blockCount}`);
   assert.ok((stack.counters.drops['tcp-reorder-full'] ?? 0) > 0, 'the block limit was hit and counted');
   const last = out().pop()!.tcp!;
   assert.ok(last.options.sack && last.options.sack.length === 3, 'three SACK blocks next to the timestamp');
