@@ -19,7 +19,11 @@ export interface SlirpHost {
   tcpConnect(handle: number, dstAddr: Ipv4Address, dstPort: number): void;
   /** Listens (hostfwd) → `hostTcpAccepted` for each connection, with a handle the adapter takes from `allocHandle`. */
   tcpListen(handle: number, bindAddr: Ipv4Address, bindPort: number): void;
-  /** Queues bytes; returns the bytes now buffered on the host side (for the advertised window). */
+  /**
+   * Writes or queues bytes; returns the bytes now buffered on the host side (for the advertised
+   * window). `data` is lent for the call only (it may be a view of a guest frame): whatever is
+   * queued must be copied.
+   */
   tcpWrite(handle: number, data: Uint8Array): number;
   /** Half-closes after the queued bytes (FIN from the guest). */
   tcpShutdown(handle: number): void;

@@ -258,10 +258,26 @@ export class NodeSlirpHost implements SlirpHost {
     });
   }
 
+  /**
+   * Writes straight to the socket when nothing is queued in Node or libuv (one copy, into the
+   * kernel: no Buffer, no write request); what the kernel does not take now is copied and queued
+   * through Node's stream ('drain' then reports it gone).
+   */
   tcpWrite(handle: number, data: Uint8Array): number {
     const sock = this.tcp.get(handle);
     if (!sock || sock.writableEnded) return 0;
-    sock.write(data);
+    let rest = data;
+    const h = (sock as unknown as { _handle?: { fd?: number; writeQueueSize?: number } | null })._handle;
+    if (!sock.connecting && sock.writableLength === 0 && h && typeof h.fd === 'number' && h.fd >= 0 && h.writeQueueSize === 0) {
+      try {
+        const n = sys.write(h.fd, data);
+        if (n === data.length) return 0;
+        if (n > 0) rest = data.subarray(n);
+      } catch {
+        // EPIPE, ECONNRESET…: Node's own write below meets the same error and reports it.
+      }
+    }
+    sock.write(rest.slice());
     return sock.writableLength;
   }
 

@@ -440,8 +440,8 @@ export class TcpConnection {
   }
 
   private deliver(bytes: Uint8Array): void {
-    // The frame buffer is not ours to keep: the host gets a copy.
-    this.hostBuffered = this.env.host.tcpWrite(this.handle, bytes.slice());
+    // A view of the guest's frame: the host copies what it cannot write at once.
+    this.hostBuffered = this.env.host.tcpWrite(this.handle, bytes);
     this.rcvNxt = (this.rcvNxt + bytes.length) >>> 0;
   }
 

@@ -38,7 +38,7 @@ export class FakeHost implements SlirpHost {
     this.calls.push({ op: 'tcpListen', handle, addr, port });
   }
   tcpWrite(handle: number, data: Uint8Array): number {
-    this.calls.push({ op: 'tcpWrite', handle, data });
+    this.calls.push({ op: 'tcpWrite', handle, data: data.slice() }); // the bytes are only lent for the call
     return this.buffered;
   }
   tcpShutdown(handle: number): void {
