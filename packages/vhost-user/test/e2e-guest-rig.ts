@@ -4,6 +4,7 @@
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestVm } from '../../../tools/guest/qemu';
@@ -32,4 +33,13 @@ export class GuestRig {
     this.vm = this.netbe = this.web = undefined;
     this.dir = '';
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for hostfwd rules). */
+export async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

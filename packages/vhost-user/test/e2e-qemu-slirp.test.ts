@@ -9,25 +9,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCommand, isRoot, prerequisite, testWhen, waitFor } from '@netbe/test-utils';
 import { buildGuestImage, guestPrerequisiteProblem } from '../../../tools/guest/build-initramfs';
 import { GuestVm } from '../../../tools/guest/qemu';
 import { dhcpClientScript } from '../../../tools/guest/scripts';
+import { freePort } from './e2e-guest-rig';
 import { NetbeProcess } from './e2e-netbe-process';
 
 const guestProblem = guestPrerequisiteProblem();
 const pre = prerequisite([guestProblem === null, guestProblem ?? '']);
-
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 let dir = '';
 let netbe: NetbeProcess | undefined;
