@@ -267,19 +267,27 @@ export class NodeSlirpHost implements SlirpHost {
     const sock = this.tcp.get(handle);
     if (!sock || sock.writableEnded) return 0;
     let rest = data;
+    this.tcpWriteCounts.calls++;
     const h = (sock as unknown as { _handle?: { fd?: number; writeQueueSize?: number } | null })._handle;
     if (!sock.connecting && sock.writableLength === 0 && h && typeof h.fd === 'number' && h.fd >= 0 && h.writeQueueSize === 0) {
       try {
         const n = sys.write(h.fd, data);
-        if (n === data.length) return 0;
+        if (n === data.length) {
+          this.tcpWriteCounts.direct++;
+          return 0;
+        }
         if (n > 0) rest = data.subarray(n);
       } catch {
         // EPIPE, ECONNRESET…: Node's own write below meets the same error and reports it.
       }
     }
+    this.tcpWriteCounts.queued++;
     sock.write(rest.slice());
     return sock.writableLength;
   }
+
+  /** tcpWrite calls, those the kernel took whole at once, and those (partly) queued in Node. */
+  readonly tcpWriteCounts = { calls: 0, direct: 0, queued: 0 };
 
   /** A READ_SIZE buffer: one given back by {@link tcpDataDone}, else a new one. */
   private bulkReadBuffer(): Uint8Array {
