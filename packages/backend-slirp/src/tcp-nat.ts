@@ -32,6 +32,26 @@ export class TcpNat implements TcpEnv {
   readonly stats: TcpStats = { timeouts: 0, fastRetransmits: 0, recoveryRetransmits: 0, outOfOrderSegments: 0, challengeAcks: 0, sackBlocksReceived: 0 };
   /** Bytes held in all reorder queues. */
   reorderBytes = 0;
+  /**
+   * Connections created by a SYN (either way) that may still be in the handshake: the half-open
+   * count without a walk over the whole table. Pruned only when it reaches the limit, so a SYN
+   * costs at most {@link TCP_MAX_HALF_OPEN} checks, whatever the table size.
+   */
+  private readonly handshaking = new Set<TcpConnection>();
+  /**
+   * Connections that armed a deadline since they were last seen without one: the timer walks
+   * these, not the whole table (an idle connection has no deadline).
+   */
+  private readonly timed = new Set<TcpConnection>();
+  /**
+   * The connection last called into: its {@link arm} calls are recorded against it. Set before
+   * every call into a connection (only connections arm deadlines, and only while called).
+   */
+  private current: TcpConnection | undefined;
+  /** A deadline armed outside any call into a connection: the next timer walk rescans the table. */
+  private armedUnknown = false;
+  /** A connection is being constructed: the deadline it arms is recorded by {@link add}. */
+  private constructing = false;
 
   constructor(
     readonly host: SlirpHost,
@@ -42,7 +62,7 @@ export class TcpNat implements TcpEnv {
     private readonly mtu: number,
     private readonly maxConnections: number,
     private readonly random: () => number,
-    readonly arm: (deadline: number) => void,
+    private readonly armStack: (deadline: number) => void,
     private readonly clock: () => number,
   ) {}
 
@@ -78,8 +98,10 @@ export class TcpNat implements TcpEnv {
     const key = `${srcIp}/${seg.srcPort}/${dstIp}/${seg.dstPort}`;
     const conn = this.byKey.get(key);
     if (conn && conn.state === 'TIME_WAIT' && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && ((seg.seq - conn.rcvNxt) | 0) > 0) {
+      this.current = conn;
       conn.forget('a new SYN reused the port in TIME-WAIT (RFC 9293 §3.10.7.4)'); // then open the new connection below
     } else if (conn) {
+      this.current = conn;
       conn.input(seg, now);
       return;
     }
@@ -95,7 +117,7 @@ export class TcpNat implements TcpEnv {
       this.refuse(srcIp, dstIp, seg);
       return;
     }
-    if (this.halfOpen() >= TCP_MAX_HALF_OPEN) {
+    if (this.halfOpenCount() >= TCP_MAX_HALF_OPEN) {
       this.counters.drop('tcp-syn-backlog-full');
       this.refuse(srcIp, dstIp, seg);
       return;
@@ -106,15 +128,19 @@ export class TcpNat implements TcpEnv {
       return;
     }
     const handle = this.allocHandle();
-    const c = new TcpConnection(this, handle, srcIp, seg.srcPort, dstIp, seg.dstPort, this.mtu, this.iss(), 'HOST_CONNECTING', now);
-    c.acceptSyn(seg);
+    const c = this.construct(handle, srcIp, seg.srcPort, dstIp, seg.dstPort, 'HOST_CONNECTING', now);
     this.add(c);
+    this.current = c;
+    c.acceptSyn(seg);
     this.host.log('debug', `tcp ${handle}: ${formatIpv4(srcIp)}:${seg.srcPort} -> ${formatIpv4(dstIp)}:${seg.dstPort} via ${formatIpv4(realDst.addr)}:${realDst.port}`);
     this.host.tcpConnect(handle, realDst.addr, realDst.port);
   }
 
   hostConnected(handle: number, now: number): void {
-    this.byHandle.get(handle)?.hostConnected(now);
+    const c = this.byHandle.get(handle);
+    if (!c) return;
+    this.current = c;
+    c.hostConnected(now);
   }
 
   hostAccepted(listener: number, handle: number, peerAddr: Ipv4Address, peerPort: number, now: number): void {
@@ -127,21 +153,30 @@ export class TcpNat implements TcpEnv {
     const vport = this.allocVirtualPort();
     this.host.tcpPause(handle, true); // until the guest completes the handshake
     this.virtualPortOf.set(handle, vport);
-    const c = new TcpConnection(this, handle, rule.guestAddr, rule.guestPort, this.gateway, vport, this.mtu, this.iss(), 'SYN_SENT', now);
+    const c = this.construct(handle, rule.guestAddr, rule.guestPort, this.gateway, vport, 'SYN_SENT', now);
     this.add(c);
     this.host.log('debug', `tcp ${handle}: hostfwd ${formatIpv4(peerAddr)}:${peerPort} -> ${formatIpv4(rule.guestAddr)}:${rule.guestPort} as gateway:${vport}`);
   }
 
   hostData(handle: number, data: Uint8Array, now: number): void {
-    this.byHandle.get(handle)?.hostData(data, now);
+    const c = this.byHandle.get(handle);
+    if (!c) return;
+    this.current = c;
+    c.hostData(data, now);
   }
 
   hostEnd(handle: number, now: number): void {
-    this.byHandle.get(handle)?.hostEnd(now);
+    const c = this.byHandle.get(handle);
+    if (!c) return;
+    this.current = c;
+    c.hostEnd(now);
   }
 
   hostDrained(handle: number, buffered: number): void {
-    this.byHandle.get(handle)?.hostDrained(buffered);
+    const c = this.byHandle.get(handle);
+    if (!c) return;
+    this.current = c;
+    c.hostDrained(buffered);
   }
 
   hostClosed(handle: number, error: string | undefined, now: number): void {
@@ -150,7 +185,10 @@ export class TcpNat implements TcpEnv {
       this.listeners.delete(handle);
       return;
     }
-    this.byHandle.get(handle)?.hostClosed(error, now);
+    const c = this.byHandle.get(handle);
+    if (!c) return;
+    this.current = c;
+    c.hostClosed(error, now);
   }
 
   listenerBound(handle: number, port: number): void {
@@ -161,19 +199,32 @@ export class TcpNat implements TcpEnv {
     }
   }
 
-  /** Runs expired timers. */
+  /** Runs expired timers (of the connections that armed one, not the whole table). */
   poll(now: number): void {
-    for (const c of [...this.byKey.values()]) if (c.deadline <= now || c.ackDeadline <= now) c.timeout(now);
+    if (this.armedUnknown) this.rescan();
+    for (const c of [...this.timed]) {
+      if (c.deadline > now && c.ackDeadline > now) continue;
+      this.current = c;
+      c.timeout(now);
+    }
   }
 
   nextDeadline(): number {
+    if (this.armedUnknown) this.rescan();
     let t = Infinity;
-    for (const c of this.byKey.values()) t = Math.min(t, c.deadline, c.ackDeadline);
+    for (const c of this.timed) {
+      const d = Math.min(c.deadline, c.ackDeadline);
+      if (d === Infinity || this.byHandle.get(c.handle) !== c) this.timed.delete(c); // re-added when it arms again
+      else if (d < t) t = d;
+    }
     return t;
   }
 
   close(): void {
-    for (const c of [...this.byKey.values()]) c.reset('backend closed');
+    for (const c of [...this.byKey.values()]) {
+      this.current = c;
+      c.reset('backend closed');
+    }
     for (const h of this.listeners.keys()) this.host.tcpClose(h, true);
     this.listeners.clear();
   }
@@ -188,11 +239,18 @@ export class TcpNat implements TcpEnv {
         this.blocked.add(c);
         continue;
       }
+      this.current = c;
       c.resume(now);
     }
   }
 
   // ---- TcpEnv ----
+
+  arm(deadline: number): void {
+    if (this.current !== undefined) this.timed.add(this.current);
+    else if (!this.constructing) this.armedUnknown = true;
+    this.armStack(deadline);
+  }
 
   mayEmitData(c: TcpConnection): boolean {
     if (!this.link.congested) return true;
@@ -245,6 +303,9 @@ export class TcpNat implements TcpEnv {
 
   closed(c: TcpConnection, reason: string): void {
     this.blocked.delete(c);
+    this.handshaking.delete(c);
+    this.timed.delete(c);
+    if (this.current === c) this.current = undefined;
     this.byKey.delete(c.key);
     this.byHandle.delete(c.handle);
     const vport = this.virtualPortOf.get(c.handle);
@@ -262,6 +323,8 @@ export class TcpNat implements TcpEnv {
   private add(c: TcpConnection): void {
     this.byKey.set(c.key, c);
     this.byHandle.set(c.handle, c);
+    if (c.halfOpen) this.handshaking.add(c);
+    this.timed.add(c); // its constructor armed the handshake timer
     this.counters.tcpConnectionsOpened++;
     this.counters.activeTcpConnections = this.byKey.size;
   }
@@ -276,16 +339,32 @@ export class TcpNat implements TcpEnv {
     this.link.sendIpv4(dstIp, srcIp, IP_PROTO_TCP, 20, (buf, off, s, d) => emitTcp(repr, s, d, 0, buf, off), this.clock());
   }
 
-  private halfOpen(): number {
-    let n = 0;
-    for (const c of this.byKey.values()) if (c.halfOpen) n++;
-    return n;
+  /** Connections still in the handshake (exact whenever it reaches the limit). */
+  private halfOpenCount(): number {
+    if (this.handshaking.size >= TCP_MAX_HALF_OPEN) for (const c of this.handshaking) if (!c.halfOpen) this.handshaking.delete(c);
+    return this.handshaking.size;
+  }
+
+  private construct(handle: number, guestIp: Ipv4Address, guestPort: number, virtualIp: Ipv4Address, virtualPort: number, initial: 'HOST_CONNECTING' | 'SYN_SENT', now: number): TcpConnection {
+    this.constructing = true;
+    try {
+      return new TcpConnection(this, handle, guestIp, guestPort, virtualIp, virtualPort, this.mtu, this.iss(), initial, now);
+    } finally {
+      this.constructing = false;
+    }
+  }
+
+  /** Rebuilds {@link timed} from the whole table (after a deadline armed from an unknown caller). */
+  private rescan(): void {
+    this.armedUnknown = false;
+    for (const c of this.byKey.values()) if (c.deadline !== Infinity || c.ackDeadline !== Infinity) this.timed.add(c);
   }
 
   /** Frees the table slot of the oldest TIME-WAIT connection (RFC 6191 spirit: TIME-WAIT yields to new work). */
   private evictTimeWait(): boolean {
     for (const c of this.byKey.values()) {
       if (c.state === 'TIME_WAIT') {
+        this.current = c;
         c.forget('evicted from TIME-WAIT: table full');
         return true;
       }

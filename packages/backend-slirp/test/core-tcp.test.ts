@@ -201,6 +201,47 @@ test('segments without a connection get a RST; SYN floods stop at the table limi
   assert.ok(stack.tcp.list().every((c) => c.state === 'ESTABLISHED'));
 });
 
+test('timers with many connections: deadlines armed from any event fire (only armed connections are walked); half-open slots free as handshakes complete', () => {
+  const { stack, host, out } = makeStack();
+  stack.input(arpRequest(GUEST, GATEWAY), 0);
+  out();
+  const conns: Array<{ handle: number; iss: number; port: number }> = [];
+  // 600 handshakes, more than the half-open limit in total: each completes before the next SYN.
+  for (let i = 0; i < 600; i++) {
+    const port = 50000 + i;
+    stack.input(tcpFrame(GUEST, REMOTE, seg({ srcPort: port, seq: 7, flags: TCP_SYN })), 1);
+    const [c] = host.take('tcpConnect');
+    assert.ok(c, `SYN ${i} admitted`);
+    stack.hostTcpConnected(c!.handle, 1);
+    const sa = out().pop()!.tcp!;
+    stack.input(tcpFrame(GUEST, REMOTE, seg({ srcPort: port, seq: 8, ack: sa.seq + 1 })), 1);
+    conns.push({ handle: c!.handle, iss: sa.seq, port });
+  }
+  assert.is(stack.counters.drops['tcp-syn-backlog-full'], undefined);
+  // 256 more handshakes left half-open fill the backlog again; the next SYN is refused.
+  for (let i = 0; i < 257; i++) stack.input(tcpFrame(GUEST, REMOTE, seg({ srcPort: 60000 + i, seq: 7, flags: TCP_SYN })), 2);
+  assert.is(host.take('tcpConnect').length, 256);
+  assert.is(stack.counters.drops['tcp-syn-backlog-full'], 1);
+  assert.is(out()[0]!.tcp!.flags, TCP_RST | TCP_ACK, 'the refused SYN gets a RST');
+  // The idle established connections arm nothing; data from the host arms an RTO on one of them,
+  // a guest segment arms a delayed ACK on another: both fire at their deadlines.
+  const a = conns[123]!;
+  const b = conns[456]!;
+  stack.hostTcpData(a.handle, bytes('late'), 10);
+  stack.input(tcpFrame(GUEST, REMOTE, seg({ srcPort: b.port, seq: 8, ack: b.iss + 1, window: 1000 }), new Uint8Array(100)), 10);
+  const first = out();
+  assert.is(first.length, 1, 'the data segment; the guest segment waits for its delayed ACK');
+  assert.is(text(first[0]!.tcp!.payload), 'late');
+  let t = stack.poll(10);
+  const seen: Decoded[] = [];
+  for (let i = 0; i < 4 && t < 10_000; i++) {
+    t = stack.poll(t);
+    seen.push(...out());
+  }
+  assert.ok(seen.some((d) => d.tcp!.dstPort === b.port && d.tcp!.ack === 108 && d.tcp!.payload.length === 0), 'the delayed ACK fired');
+  assert.ok(seen.some((d) => d.tcp!.dstPort === a.port && text(d.tcp!.payload) === 'late'), 'the RTO retransmitted');
+});
+
 test('TIME-WAIT is bounded: a full table evicts the oldest TIME-WAIT connection for a new SYN', () => {
   const { stack, host, out } = makeStack('slirp,resolver=192.0.2.53');
   stack.input(arpRequest(GUEST, GATEWAY), 0);
