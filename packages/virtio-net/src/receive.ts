@@ -220,13 +220,9 @@ export class NetReceiver {
       // num_buffers (virtio 1.2 §5.1.6.4): the chains used; 1 without MRG_RXBUF.
       if (hdr === 12) putU16At(header, 0, headerSegs, 10, nChains);
       if (merge) {
-        // Each chain's used length: what the frame filled of it.
-        let left = need;
-        for (let c = 0; c < nChains; c++) {
-          const len = chainBytes[c]! < left ? chainBytes[c]! : left;
-          chainBytes[c] = len;
-          left -= len;
-        }
+        // Each chain's used length: what the frame filled of it. Chains were taken while the
+        // frame needed more, so every one but the last is full.
+        chainBytes[nChains - 1] = need - (bytes - chainBytes[nChains - 1]!);
         queue.addUsedRun(heads, chainBytes, nChains);
       } else {
         queue.addUsed(heads[0]!, need);

@@ -29,7 +29,6 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const TWO_32 = 4294967296;
 const NO_CELL = new Uint16Array(1);
 const NO_WORDS = new Uint32Array(0);
-const NO_VIEW = new Uint8Array(0);
 /** Atomics use the host's byte order; the rings are little-endian (virtio 1.2 §2.7). */
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 // Module-local copies for the hot path: imported bindings can compile to getter calls.
@@ -185,14 +184,16 @@ export class SplitQueue implements DescriptorTableSource {
   /** Views of guest buffers, keyed by address and length; valid for `memory`. */
   private readonly views: ViewCache;
   /**
-   * The view the fast pop path last used for each descriptor index, with its address and length
-   * (`headKeys[2i]`, `headKeys[2i+1]`; address -1: none): a driver that reposts the same buffer
-   * in the same descriptor finds it here, in ring order (the hash-ordered {@link views} are
-   * scattered, and a large ring's entries fall out of cache between uses). Every entry was
-   * checked against `memory` when made; cleared with the view cache.
+   * The view the fast pop paths last made for each descriptor index, with the descriptor words
+   * it was made for (`headKeys[4i..4i+2]`: address low, address high, length): a driver that
+   * reposts the same buffer in the same descriptor finds it here, in ring order (the hash-ordered
+   * {@link views} are scattered, and a large ring's entries fall out of cache between uses), with
+   * integer compares of the descriptor words. Every view was checked against `memory` when made;
+   * an empty entry holds null (its key, an address above 2^53, is never in guest memory, and a
+   * descriptor that matches it gets null: the full check). Cleared with the view cache.
    */
-  private readonly headKeys: Float64Array;
-  private readonly headViews: Uint8Array[];
+  private readonly headKeys: Uint32Array;
+  private readonly headViews: Array<Uint8Array | null>;
 
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
@@ -202,8 +203,9 @@ export class SplitQueue implements DescriptorTableSource {
     this.malformedChains = options.malformedChains ?? 'break';
     this.onError = options.onError;
     this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
-    this.headKeys = new Float64Array(2 * maxSize).fill(-1);
-    this.headViews = new Array<Uint8Array>(maxSize).fill(NO_VIEW);
+    this.headKeys = new Uint32Array(4 * maxSize);
+    this.headViews = new Array<Uint8Array | null>(maxSize).fill(null);
+    this.clearHeadViews();
   }
 
   /** Applies the negotiated ring features (INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY). */
@@ -347,11 +349,13 @@ export class SplitQueue implements DescriptorTableSource {
         const flags = desc[d + 3]! & 0xffff;
         if ((flags & (F_NEXT | F_INDIRECT)) === 0) {
           const addrLow = desc[d]!;
-          const addr = desc[d + 1]! * TWO_32 + addrLow;
+          const addrHigh = desc[d + 1]!;
           const len = desc[d + 2]!;
           const keys = this.headKeys;
-          const view = keys[2 * head] === addr && keys[2 * head + 1] === len ? this.headViews[head]! : this.headView(head, addrLow, addr, len);
+          const k = 4 * head;
+          const view = keys[k] === addrLow && keys[k + 1] === addrHigh && keys[k + 2] === len ? this.headViews[head]! : this.headView(head, addrLow, addrHigh, len);
           if (view !== null) {
+            const addr = addrHigh * TWO_32 + addrLow;
             const next = (last + 1) & 0xffff;
             this.lastAvailIdx = next;
             // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past this one.
@@ -406,23 +410,44 @@ export class SplitQueue implements DescriptorTableSource {
     const least = minLen > 0 ? minLen : 0;
     let bytes = 0;
     let k = 0;
-    while (k < available && bytes < wantBytes) {
-      const head = ring[2 + ((start + k) & mask)]!;
-      if (head >= ringSize) break;
-      const d = 4 * head;
-      const flags = desc[d + 3]! & 0xffff;
-      if ((flags & (F_NEXT | F_INDIRECT | F_WRITE)) !== F_WRITE) break;
-      const len = desc[d + 2]!;
-      if (len < least) break;
-      const addrLow = desc[d]!;
-      const addr = desc[d + 1]! * TWO_32 + addrLow;
-      // The buffer is checked now (or was, in this same memory, when its cached view was made).
-      const view = keys[2 * head] === addr && keys[2 * head + 1] === len ? headViews[head]! : this.headView(head, addrLow, addr, len);
+    for (;;) {
+      // A descriptor whose remembered view does not match stops the inner loop with its head here:
+      // the view is looked up or made below, outside it, so that the inner loop makes no call
+      // (its array and map checks stay hoisted).
+      let missed = -1;
+      let missedLen = 0;
+      while (k < available && bytes < wantBytes) {
+        const head = ring[2 + ((start + k) & mask)]!;
+        if (head >= ringSize) break;
+        const d = 4 * head;
+        // One direct device-writable buffer: WRITE set, NEXT and INDIRECT clear (literal bits:
+        // imported constants are loads in optimized code).
+        if ((desc[d + 3]! & 7) !== 2 /* F_WRITE of F_NEXT | F_WRITE | F_INDIRECT */) break;
+        const len = desc[d + 2]!;
+        if (len < least) break;
+        // The buffer was checked against this memory when the view remembered for these exact
+        // descriptor words was made (`headKeys` is indexed like the descriptor table).
+        const view = headViews[head]!;
+        if (keys[d] !== desc[d] || keys[d + 1] !== desc[d + 1] || keys[d + 2] !== len || view === null) {
+          missed = head;
+          missedLen = len;
+          break;
+        }
+        iov[iovAt + k] = view;
+        heads[chainAt + k] = head;
+        lens[chainAt + k] = len;
+        bytes += len;
+        k++;
+      }
+      if (missed < 0) break;
+      const d = 4 * missed;
+      // The buffer is checked now (a hashed-cache hit was checked in this memory when made).
+      const view = this.headView(missed, desc[d]!, desc[d + 1]!, missedLen);
       if (view === null) break;
       iov[iovAt + k] = view;
-      heads[chainAt + k] = head;
-      lens[chainAt + k] = len;
-      bytes += len;
+      heads[chainAt + k] = missed;
+      lens[chainAt + k] = missedLen;
+      bytes += missedLen;
       k++;
     }
     if (k === 0) return 0;
@@ -436,27 +461,30 @@ export class SplitQueue implements DescriptorTableSource {
   }
 
   /**
-   * Adds used elements `{heads[i], lens[i]}` for i in [0, n), as {@link addUsed} n times (a
-   * head out of range throws RangeError before anything is written).
+   * Adds used elements `{heads[i], lens[i]}` for i in [0, n), as {@link addUsed} n times; a head
+   * out of range throws RangeError and none of them is added.
    */
   addUsedRun(heads: Uint16Array, lens: Uint32Array, n: number): void {
     if (this.ready !== true) return;
     const ringSize = this.ringSize;
-    for (let i = 0; i < n; i++) if (!(heads[i]! < ringSize)) throw usedHeadOutside(heads[i]!, ringSize);
     const words = this.usedWords;
+    if (this.typedRings !== true || words.length !== 1 + 2 * ringSize) {
+      for (let i = 0; i < n; i++) if (!(heads[i]! < ringSize)) throw usedHeadOutside(heads[i]!, ringSize);
+      for (let i = 0; i < n; i++) this.addUsed(heads[i]!, lens[i]!);
+      return;
+    }
     const mask = this.mask;
     let idx = this.usedIdx;
-    if (this.typedRings === true && words.length === 1 + 2 * ringSize) {
-      for (let i = 0; i < n; i++) {
-        const w = 1 + 2 * (idx & mask);
-        words[w] = heads[i]!;
-        words[w + 1] = lens[i]!;
-        idx = (idx + 1) & 0xffff;
-      }
-      this.usedIdx = idx;
-    } else {
-      for (let i = 0; i < n; i++) this.addUsed(heads[i]!, lens[i]!);
+    for (let i = 0; i < n; i++) {
+      const head = heads[i]!;
+      // Elements written before a bad head stay beyond usedIdx: never published, overwritten later.
+      if (!(head < ringSize)) throw usedHeadOutside(head, ringSize);
+      const w = 1 + 2 * (idx & mask);
+      words[w] = head;
+      words[w + 1] = lens[i]!;
+      idx = (idx + 1) & 0xffff;
     }
+    this.usedIdx = idx;
   }
 
   /**
@@ -464,7 +492,8 @@ export class SplitQueue implements DescriptorTableSource {
    * does not match: from the view cache, else made, cached and remembered for `head`. Null when
    * the buffer is outside guest memory.
    */
-  private headView(head: number, addrLow: number, addr: number, len: number): Uint8Array | null {
+  private headView(head: number, addrLow: number, addrHigh: number, len: number): Uint8Array | null {
+    const addr = addrHigh * TWO_32 + addrLow;
     const cache = this.views;
     const slot = cache.slotOfLow(addrLow, len);
     // A hit in the hashed cache leaves the per-head entry alone: a driver that rotates a pool of
@@ -472,8 +501,9 @@ export class SplitQueue implements DescriptorTableSource {
     if (cache.addrs[slot] === addr && cache.lens[slot] === len) return cache.views[slot]!;
     const view = this.newBufferView(addr, len);
     if (view !== null) {
-      this.headKeys[2 * head] = addr;
-      this.headKeys[2 * head + 1] = len;
+      this.headKeys[4 * head] = addrLow;
+      this.headKeys[4 * head + 1] = addrHigh;
+      this.headKeys[4 * head + 2] = len;
       this.headViews[head] = view;
     }
     return view;
@@ -756,8 +786,18 @@ export class SplitQueue implements DescriptorTableSource {
 
   private dropViewCache(): void {
     this.views.clear();
-    this.headKeys.fill(-1);
-    this.headViews.fill(NO_VIEW);
+    this.clearHeadViews();
+  }
+
+  /** Empties every per-descriptor entry: key address 0xffffffff_00000000 (above 2^53), view null. */
+  private clearHeadViews(): void {
+    const keys = this.headKeys;
+    for (let k = 0; k < keys.length; k += 4) {
+      keys[k] = 0;
+      keys[k + 1] = 0xffffffff;
+      keys[k + 2] = 0;
+    }
+    this.headViews.fill(null);
   }
 
   private writeAvailEvent(index = this.lastAvailIdx): void {

@@ -400,6 +400,38 @@ test('a descriptor reposted with another buffer gets that buffer, never the view
   assert.is(errors.length, 0);
 });
 
+test('a descriptor equal to an empty per-descriptor entry (address 0xffffffff_00000000, length 0) is refused by pop and by the run', () => {
+  const { driver, queue, chain } = rig({ policy: 'drop' });
+  const iov: Uint8Array[] = [new Uint8Array(0)];
+  const heads = new Uint16Array(1);
+  const lens = new Uint32Array(1);
+  for (const head of [0, 5]) {
+    driver.writeDescriptor(head, { addr: 0xffffffff * 4294967296, len: 0, flags: 2 /* WRITE */, next: 0 });
+    driver.pushHead(head);
+    assert.is(queue.popWritableRun(iov, 0, heads, lens, 0, 1, 0, 1), 0, 'the run leaves it to pop');
+    assert.not.ok(queue.pop(chain), 'pop walks it and drops it');
+  }
+  assert.is(queue.stats.droppedChains, 2);
+  assert.is(queue.stats.chains, 0);
+});
+
+test('the run takes reposted buffers again and stops at the first chain that is not one writable buffer', () => {
+  const { driver, queue } = rig({ policy: 'drop', queueSize: 16 });
+  const iov: Uint8Array[] = new Array<Uint8Array>(8).fill(new Uint8Array(0));
+  const heads = new Uint16Array(8);
+  const lens = new Uint32Array(8);
+  const a = [driver.post({ writable: [100] }), driver.post({ writable: [100] }), driver.post({ writable: [4] }), driver.post({ writable: [100] })];
+  assert.is(queue.popWritableRun(iov, 0, heads, lens, 0, 8, 12, 1000), 2, 'the 4-byte buffer is shorter than 12: left for pop');
+  assert.equal(Array.from(heads.subarray(0, 2)), a.slice(0, 2));
+  assert.is(queue.runBytes, 200);
+  const first = iov[0]!;
+  queue.retChains(2);
+  assert.is(queue.popWritableRun(iov, 3, heads, lens, 3, 1, 12, 1000), 1, 'at most maxChains');
+  assert.ok(iov[3] === first, 'the same descriptor and buffer: the same view');
+  assert.is(queue.popWritableRun(iov, 0, heads, lens, 0, 8, 0, 104), 2, 'stops once wantBytes are held');
+  assert.equal(Array.from(lens.subarray(0, 2)), [100, 4]);
+});
+
 test('many chains through a small ring, wrapping the 16-bit indices', () => {
   const r = rig({ queueSize: 4 });
   const { driver, queue, chain } = r;
