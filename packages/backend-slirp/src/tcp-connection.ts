@@ -61,8 +61,8 @@ export const TCP_RCV_BUF = 1024 * 1024;
 /** Our window scale (RFC 7323 §2.3): 1 MiB fits in 65535 << 5. */
 export const TCP_WSCALE = 5;
 const OUR_WSCALE = TCP_WSCALE;
-const SEND_HIGH_WATER = 512 * 1024;
-const SEND_LOW_WATER = 128 * 1024;
+const SEND_HIGH_WATER = 2048 * 1024;
+const SEND_LOW_WATER = 1024 * 1024;
 /** While the guest's window is closed, the host socket pauses once this much waits (flow control both ways). */
 const ZERO_WINDOW_HOLD = 64 * 1024;
 const RTO_INITIAL = 1000; // RFC 6298 §2.1
@@ -529,9 +529,9 @@ export class TcpConnection {
    */
   private updateHostPause(): void {
     const q = this.sendQueue.length;
-    // With jumbo MSS (MTU 65520) the marks scale so that 16 / 4 segments still fit.
-    const high = Math.max(SEND_HIGH_WATER, 16 * this.mss);
-    const low = Math.max(SEND_LOW_WATER, 4 * this.mss);
+    // With jumbo MSS (MTU 65520) the marks scale so that 32 / 16 segments still fit.
+    const high = Math.max(SEND_HIGH_WATER, 32 * this.mss);
+    const low = Math.max(SEND_LOW_WATER, 16 * this.mss);
     if (!this.hostPaused && (q >= high || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
       this.hostPaused = true;
       this.env.host.tcpPause(this.handle, true);
