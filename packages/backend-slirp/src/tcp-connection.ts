@@ -648,6 +648,9 @@ export class TcpConnection {
           if (len > allowance) {
             // A TSO segment shrinks to the whole segments the window allows (one segment: as before).
             if (len <= smss || allowance < smss) break;
+            // TSO deferral (as Linux's tcp_tso_should_defer): while data is in flight, a sliver of
+            // the congestion window waits for the ACKs coming anyway, so frames stay large.
+            if (!this.inRecovery && allowance < Math.min(this.cwnd, this.sndWnd) / 3) break;
             len = allowance - (allowance % smss);
           }
         }

@@ -114,8 +114,9 @@ for (const loss of [0, 0.01, 0.05]) {
         const stats = r.t.stack.tcp.stats;
         assert.is(stats.timeouts + stats.recoveryRetransmits, 0, 'nothing retransmitted on a clean link');
         assert.ok(r.tso.gsoSegments >= Math.floor(MIB / mss) - r.tso.partialFrames, 'the data went in GSO frames');
-        // The model guest ACKs every segment, so the ACK clock often frees only a segment or two at a time.
-        assert.ok(r.tso.gsoFrames * 3 < r.tso.gsoSegments, `${r.tso.gsoFrames} frames for ${r.tso.gsoSegments} segments: several per frame`);
+        // The model guest ACKs every segment, so the ACK clock frees a segment or two at a time: TSO
+        // deferral waits for a third of the window rather than sending each sliver as its own frame.
+        assert.ok(r.tso.gsoFrames * 16 < r.tso.gsoSegments, `${r.tso.gsoFrames} frames for ${r.tso.gsoSegments} segments: many per frame`);
       }
     });
   }
