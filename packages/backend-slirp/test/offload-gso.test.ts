@@ -185,4 +185,47 @@ test('MTU 1500, GUEST_TSO4: 200 KB from a host socket reach the guest as GSO fra
   assert.is(be.coalescer.merged, 0, 'the TCP sender built the GSO frames itself (nothing left to merge)');
 });
 
+test('offloads withdrawn while partial and GSO frames wait: partial ones leave completed, GSO ones are dropped (TCP resends them), nothing NEEDS_CSUM reaches the guest', async () => {
+  const port = await host.listen();
+  const be = (host.backend = await SlirpBackend.create('slirp,loopback=on,icmp=off,resolver=127.0.0.1'));
+  be.setCap(SLIRP_CAPS, 12);
+  const buf = new Uint8Array(70_000);
+  let draining = true;
+  let synAck: { seq: number } | undefined;
+  const after: Array<{ hdr: VnetHeader; ok: boolean; len: number }> = [];
+  const drain = (): void => {
+    for (let n = be.recv([buf], 1); n > 0; n = be.recv([buf], 1)) {
+      const hdr = emptyVnetHeader();
+      decodeVnetHeader(buf, 0, 12, hdr);
+      const eth = EthernetFrame.wrap(buf.slice(12, n));
+      if (eth.ethertype !== 0x0800) continue;
+      const ip = Ipv4Packet.wrap(eth.payload);
+      const tcp = TcpPacket.wrap(ip.payload);
+      if (tcp.flags & TCP_SYN) synAck = { seq: tcp.seq };
+      else after.push({ hdr, ok: tcp.checksumValid(ip.src, ip.dst), len: tcp.payload.length });
+    }
+  };
+  be.attach({ rxReady: () => draining && drain() });
+  be.rxEnable();
+  const send = (f: Uint8Array): number => be.send([new Uint8Array(12), f], 2);
+  send(tcpFrame(GUEST, GATEWAY, { srcPort: 40002, dstPort: port, seq: 100, ack: 0, flags: TCP_SYN, window: 65535, options: { mss: 1460, windowScale: 7 } }));
+  await waitFor(() => synAck !== undefined, 5000, 'SYN-ACK');
+  send(tcpFrame(GUEST, GATEWAY, { srcPort: 40002, dstPort: port, seq: 101, ack: (synAck!.seq + 1) >>> 0, flags: TCP_ACK, window: 65535 }));
+  await waitFor(() => sockets.length === 1, 5000, 'accept');
+  draining = false; // the guest stops taking frames: they wait in the stack's queue
+  sockets[0]!.write(new Uint8Array(300_000).fill(7));
+  await waitFor(() => be.stack.pendingFrames >= 2, 5000, 'frames waiting for the guest');
+  be.setCap(0n, 12); // the guest renegotiated without GUEST_CSUM / GUEST_TSO4
+  draining = true;
+  drain();
+  assert.ok(after.length > 0 || be.gsoFramesDropped > 0);
+  assert.ok(be.gsoFramesDropped > 0, 'the waiting GSO frames were dropped');
+  for (const f of after) {
+    assert.is(f.hdr.flags, 0, 'no NEEDS_CSUM / DATA_VALID without GUEST_CSUM');
+    assert.is(f.hdr.gsoType, 0);
+    assert.ok(f.ok, 'checksums complete');
+    assert.ok(f.len <= 1460);
+  }
+});
+
 test.run();
