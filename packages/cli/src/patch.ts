@@ -9,6 +9,7 @@ import {
   VNET_HDR_LEN, defaultRegistry, netFeatureNames, type NetBackend,
 } from '@netbe/core';
 import { createBackendWithCapture } from '@netbe/backend-pcap';
+import { BusyPoll, DEFAULT_BUSY_POLL_US, type BusyPollStats } from './busy-poll';
 import { loadBackends } from './load-backends';
 import { UsageError } from './usage-error';
 
@@ -60,7 +61,17 @@ export interface Patch {
   readonly features: { a: bigint; b: bigint };
   readonly aToB: Readonly<PatchDirectionStats>;
   readonly bToA: Readonly<PatchDirectionStats>;
+  /** Busy polling after traffic (see {@link BusyPoll}). */
+  readonly busyPoll: Readonly<BusyPollStats>;
   stop(): Promise<void>;
+}
+
+export interface PatchOptions {
+  /**
+   * After frames move, keep the event loop polling (not sleeping) for this many µs, so the next
+   * frame of an exchange is seen at once (default {@link DEFAULT_BUSY_POLL_US}; 0: off).
+   */
+  busyPollUs?: number;
 }
 
 /**
@@ -69,7 +80,7 @@ export interface Patch {
  * reports none (or an end keeps header length 0), both use 0 and frames are plain.
  * Backpressure is a counted drop: the sending end's `send` refuses, the frame is gone.
  */
-export function connectPatch(a: NetBackend, b: NetBackend): Patch {
+export function connectPatch(a: NetBackend, b: NetBackend, options: PatchOptions = {}): Patch {
   const capA = a.getCap();
   const capB = b.getCap();
   let featA = 0n;
@@ -119,8 +130,19 @@ export function connectPatch(a: NetBackend, b: NetBackend): Patch {
     });
     pending.add(t);
   };
-  a.attach({ rxReady: () => pump(a, b, aToB) });
-  b.attach({ rxReady: () => pump(b, a, bToA) });
+  const busy = new BusyPoll({ windowUs: options.busyPollUs ?? DEFAULT_BUSY_POLL_US });
+  a.attach({
+    rxReady: () => {
+      pump(a, b, aToB);
+      busy.kick();
+    },
+  });
+  b.attach({
+    rxReady: () => {
+      pump(b, a, bToA);
+      busy.kick();
+    },
+  });
   a.rxEnable();
   b.rxEnable();
   return {
@@ -130,9 +152,11 @@ export function connectPatch(a: NetBackend, b: NetBackend): Patch {
     features: { a: featA, b: featB },
     aToB,
     bToA,
+    busyPoll: busy.stats,
     async stop() {
       if (stopped) return;
       stopped = true;
+      busy.stop();
       for (const t of pending) clearImmediate(t);
       pending.clear();
       a.rxDisable();
@@ -164,7 +188,7 @@ export async function openPatchEnd(spec: string, which: 'first' | 'second'): Pro
   }
 }
 
-export interface PatchCommandOptions {
+export interface PatchCommandOptions extends PatchOptions {
   specA: string;
   specB: string;
   statsSeconds?: number;
@@ -205,7 +229,7 @@ export async function startPatch(o: PatchCommandOptions): Promise<RunningPatch> 
   }
   let patch: Patch;
   try {
-    patch = connectPatch(a, b);
+    patch = connectPatch(a, b, { busyPollUs: o.busyPollUs });
   } catch (e) {
     await Promise.allSettled([a.close(), b.close()]);
     throw e;

@@ -96,7 +96,7 @@ test('frames cross both ways with their virtio-net headers when both ends carry 
   await Promise.all([left.close(), right.close()]);
 });
 
-test('an end without offloads makes both ends plain; headers are stripped on the way', async () => {
+test('an end without offloads makes both ends plain; headers are stripped on the way (busy polling off)', async () => {
   const n = ++seq;
   const left = await createBackend(`memory,mode=pair,peer=ql${n}`);
   const right = await createBackend(`memory,mode=pair,peer=qr${n}`);
@@ -104,7 +104,7 @@ test('an end without offloads makes both ends plain; headers are stripped on the
   right.setCap(0n, 0);
   const gotRight = collect(right);
   const gotLeft = collect(left);
-  const { x, done } = await startPatch(`memory,mode=pair,peer=ql${n}`, `memory,mode=pair,peer=qr${n},caps=none`);
+  const { x, done } = await startPatch(`memory,mode=pair,peer=ql${n}`, `memory,mode=pair,peer=qr${n},caps=none`, ['--busy-poll', '0']);
   assert.match(x.lines.join('\n'), /plain frames, no offloads/);
   left.send([new Uint8Array(12), frame(200, 7)], 2);
   right.send([frame(80, 8)], 1);
@@ -142,6 +142,8 @@ test('usage errors name the argument or option', async () => {
     [['patch', 'memory', 'memory,mode=bogus'], /second SPEC: memory,mode=bogus: mode:/],
     [['patch', 'memory', 'memory', '--stats', 'x'], /--stats: "x"/],
     [['patch', 'memory', 'memory', '--frob'], /--frob: unknown option/],
+    [['patch', 'memory', 'memory', '--busy-poll', '-1'], /--busy-poll/],
+    [['patch', 'memory', 'memory', '--busy-poll', '2ms'], /--busy-poll: "2ms" is not a whole number/],
   ];
   for (const [argv, re] of cases) {
     const x = io();
