@@ -99,21 +99,26 @@ export class NetReceiver {
       let fits = true;
       while (bytes < need) {
         // Runs of one-buffer writable chains, each holding a whole header (what Linux posts
-        // with MRG_RXBUF) come without per-chain bookkeeping; the first chain of a frame alone,
-        // so that its header can be set apart. Anything else is left to the general pop below.
-        const runMax = nChains === 0 ? 1 : merge ? MAX_FRAME_SEGMENTS - segs : 0;
+        // with MRG_RXBUF) come without per-chain bookkeeping. Anything else is left to the
+        // general pop below.
+        const runMax = merge ? MAX_FRAME_SEGMENTS - segs : nChains === 0 ? 1 : 0;
         const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, runMax, hdr, need - bytes);
         if (taken !== 0) {
           if (nChains === 0) {
-            const view = iov[0]!;
-            header[0] = view;
+            // The first buffer holds the header: set it apart, and let the backend scatter after
+            // the part of it the device writes.
+            header[0] = iov[0]!;
             headerSegs = 1;
+            segs = taken;
             if (prepend > 0) {
-              // The backend scatters after the header the device writes (the buffer holds it).
               this.trimmer.trim(header, heads[0]!, 0, 1, prepend, true);
-              segs = this.copyTrimmed(0);
-            } else {
-              segs = 1;
+              if (this.trimmer.count === 1) {
+                iov[0] = this.trimmer.out[0]!;
+              } else {
+                // The buffer held exactly the header: no segment is left of it.
+                for (let i = 1; i < taken; i++) iov[i - 1] = iov[i]!;
+                segs--;
+              }
             }
           } else {
             segs += taken;
