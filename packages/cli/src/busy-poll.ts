@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /** How long the event loop keeps polling after the cable last moved a frame (µs), by default. */
 export const DEFAULT_BUSY_POLL_US = 300;
-/** While spinning, the run-queue wait is checked this often (ms). */
+/** While spinning, the CPUs' run queues are sampled this often (ms)… */
 const CONTENTION_CHECK_MS = 1;
-/** Waiting for a CPU more than this share of the time means other work wants the CPU. */
-const CONTENDED_SHARE = 0.25;
+/** …and when this many of the last {@link CONTENTION_SAMPLES} samples found more runnable tasks than CPUs, spinning stops. */
+const CONTENDED_SAMPLES = 2;
+const CONTENTION_SAMPLES = 4;
 /** After contention is seen, no spinning for this long (ms), doubled each time it is seen again… */
 const BACKOFF_MIN_MS = 50;
 /** …up to this; a window that ends without contention resets it. */
@@ -19,10 +21,11 @@ export interface BusyPollOptions {
   /** Runs `fn` on the next event-loop turn without sleeping in between (default setImmediate). */
   later?: (fn: () => void) => void;
   /**
-   * This thread's cumulative time spent runnable but waiting for a CPU, in ms (default: from
-   * /proc/thread-self/schedstat); undefined when unknown (no contention check then).
+   * Whether more tasks are runnable than there are CPUs right now, i.e. something waits for a CPU
+   * (default: the running-task count of /proc/loadavg against the CPU count); undefined when
+   * unknown (no contention check then).
    */
-  runDelayMs?: () => number | undefined;
+  contended?: () => boolean | undefined;
 }
 
 /** Counters of a {@link BusyPoll}. */
@@ -33,12 +36,16 @@ export interface BusyPollStats {
   backoffs: number;
 }
 
-/** run_delay (ns, field 2) of /proc/thread-self/schedstat, in ms; undefined when unreadable. */
-export function schedRunDelayMs(): number | undefined {
+const CPUS = availableParallelism();
+
+/**
+ * True when more tasks are runnable than there are CPUs (the fourth field of /proc/loadavg,
+ * "running/total", counts this thread too); undefined when unreadable.
+ */
+export function cpusContended(): boolean | undefined {
   try {
-    const field = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[1];
-    const ns = Number(field);
-    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+    const running = Number(/ (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'))?.[1]);
+    return Number.isFinite(running) ? running > CPUS : undefined;
   } catch {
     return undefined;
   }
@@ -53,17 +60,17 @@ export function schedRunDelayMs(): number | undefined {
  * costly in a VM). The price is CPU time during the window, so:
  *
  * - traffic that stops costs one window, once;
- * - while spinning, the thread's run-queue wait is checked every {@link CONTENTION_CHECK_MS};
- *   when it waited for a CPU more than {@link CONTENDED_SHARE} of the time, other work needs
- *   the CPU and spinning stops for a while (spinning would only slow that work down): 50 ms,
- *   doubling while contention persists, up to 3.2 s.
+ * - while spinning, the run queues are sampled every {@link CONTENTION_CHECK_MS}: when 2 of the
+ *   last 4 samples found more runnable tasks than CPUs, other work is waiting for a CPU and
+ *   spinning stops for a while (it would only slow that work down): 50 ms, doubling while
+ *   contention persists, up to 3.2 s.
  */
 export class BusyPoll {
   readonly stats: BusyPollStats = { spins: 0, backoffs: 0 };
   private readonly windowMs: number;
   private readonly now: () => number;
   private readonly later: (fn: () => void) => void;
-  private readonly runDelayMs: () => number | undefined;
+  private readonly contended: () => boolean | undefined;
   private until = 0;
   private spinning = false;
   private stopped = false;
@@ -72,13 +79,14 @@ export class BusyPoll {
   /** A contention check passed during the current spin. */
   private verified = false;
   private checkAt = 0;
-  private checkDelay: number | undefined;
+  /** The last samples, one bit each (1: contended), newest lowest. */
+  private samples = 0;
 
   constructor(options: BusyPollOptions) {
     this.windowMs = Math.max(0, options.windowUs) / 1000;
     this.now = options.now ?? (() => performance.now());
     this.later = options.later ?? ((fn) => void setImmediate(fn));
-    this.runDelayMs = options.runDelayMs ?? schedRunDelayMs;
+    this.contended = options.contended ?? cpusContended;
   }
 
   /** True while the loop is kept polling. */
@@ -96,7 +104,7 @@ export class BusyPoll {
     this.spinning = true;
     this.stats.spins++;
     this.checkAt = t + CONTENTION_CHECK_MS;
-    this.checkDelay = this.runDelayMs();
+    this.samples = 0;
     this.verified = false;
     this.later(this.tick);
   }
@@ -114,18 +122,24 @@ export class BusyPoll {
       return;
     }
     if (t >= this.checkAt) {
-      const d = this.runDelayMs();
-      if (d !== undefined && this.checkDelay !== undefined && d - this.checkDelay > CONTENDED_SHARE * (t - this.checkAt + CONTENTION_CHECK_MS)) {
+      this.checkAt = t + CONTENTION_CHECK_MS;
+      const c = this.contended();
+      this.samples = ((this.samples << 1) | (c ? 1 : 0)) & ((1 << CONTENTION_SAMPLES) - 1);
+      if (popcount(this.samples) >= CONTENDED_SAMPLES) {
         this.stats.backoffs++;
         this.backoffUntil = t + this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
         this.spinning = false;
         return;
       }
-      this.checkAt = t + CONTENTION_CHECK_MS;
-      this.checkDelay = d;
-      this.verified = d !== undefined;
+      if (c === false) this.verified = true;
     }
     this.later(this.tick);
   };
+}
+
+function popcount(bits: number): number {
+  let n = 0;
+  for (let b = bits; b !== 0; b &= b - 1) n++;
+  return n;
 }

@@ -8,5 +8,5 @@ export { statsLine, sample } from './stats-line';
 export { UsageError } from './usage-error';
 export { connectPatch, patchFeatures, patchStatsLine, startPatch, openPatchEnd } from './patch';
 export type { Patch, PatchDirectionStats, PatchCommandOptions, PatchOptions, RunningPatch } from './patch';
-export { BusyPoll, DEFAULT_BUSY_POLL_US, schedRunDelayMs } from './busy-poll';
+export { BusyPoll, DEFAULT_BUSY_POLL_US, cpusContended } from './busy-poll';
 export type { BusyPollOptions, BusyPollStats } from './busy-poll';

@@ -1,23 +1,26 @@
 /**
- * BusyPoll with an injected clock, turn scheduler and run-queue wait: the window after each
+ * BusyPoll with an injected clock, turn scheduler and run-queue sampler: the window after each
  * kick, the contention back-off (doubling, reset by an uncontended spin), off at 0 and after
  * stop, and the real /proc reading.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BusyPoll, schedRunDelayMs } from '../src/index';
+import { BusyPoll, cpusContended } from '../src/index';
 
-/** A fake event loop: `later` queues a turn; `turn()` runs one and advances the clock by `stepMs`. */
+/** A fake event loop: `later` queues a turn; `drain` runs turns, advancing the clock by `stepMs` each. */
 function fakeLoop(stepMs = 0.01) {
   let now = 0;
-  let delay = 0;
+  let sampled = 0;
   const queue: Array<() => void> = [];
   const clock = {
     now: () => now,
     later: (fn: () => void) => void queue.push(fn),
-    runDelayMs: () => delay,
+    /** Every `1 / contention`-th sample finds the CPUs contended (0: never, 1: always). */
+    contended: (): boolean => {
+      sampled++;
+      return clock.contention > 0 && sampled % Math.round(1 / clock.contention) === 0;
+    },
     advance: (ms: number) => (now += ms),
-    /** The run-queue wait grows by `share` of each turn's time from now on. */
     contention: 0,
     turns: 0,
     /** Runs turns until nothing is queued (at most `max`); returns how many ran. */
@@ -26,7 +29,6 @@ function fakeLoop(stepMs = 0.01) {
       while (queue.length > 0 && n < max) {
         const fn = queue.shift()!;
         now += stepMs;
-        delay += stepMs * clock.contention;
         fn();
         n++;
       }
@@ -42,7 +44,7 @@ function fakeLoop(stepMs = 0.01) {
 
 test('spins for the window after the last kick, then sleeps', () => {
   const loop = fakeLoop(0.01);
-  const bp = new BusyPoll({ windowUs: 300, now: loop.now, later: loop.later, runDelayMs: loop.runDelayMs });
+  const bp = new BusyPoll({ windowUs: 300, now: loop.now, later: loop.later, contended: loop.contended });
   bp.kick();
   assert.ok(bp.active);
   assert.is(loop.pending, 1, 'one turn queued at a time');
@@ -57,14 +59,14 @@ test('spins for the window after the last kick, then sleeps', () => {
   assert.is(bp.stats.spins, 2, 'a kick after the window starts a new spin');
 });
 
-test('contention (waiting for a CPU) stops spinning and backs off, doubling; an uncontended spin resets it', () => {
+test('contention (more runnable tasks than CPUs) stops spinning and backs off, doubling; an uncontended spin resets it', () => {
   const loop = fakeLoop(0.05);
-  const bp = new BusyPoll({ windowUs: 10_000, now: loop.now, later: loop.later, runDelayMs: loop.runDelayMs });
-  loop.contention = 0.5;
+  const bp = new BusyPoll({ windowUs: 10_000, now: loop.now, later: loop.later, contended: loop.contended });
+  loop.contention = 1;
   bp.kick();
   loop.drain();
-  assert.is(bp.stats.backoffs, 1, 'stopped at the first check');
-  assert.ok(loop.now() < 2, `within the first millisecond or so (${loop.now()})`);
+  assert.is(bp.stats.backoffs, 1, 'stopped at the second contended sample');
+  assert.ok(loop.now() < 3, `within about two milliseconds (${loop.now()})`);
   bp.kick();
   assert.not.ok(bp.active, 'backing off: no spin');
   loop.advance(51);
@@ -81,7 +83,7 @@ test('contention (waiting for a CPU) stops spinning and backs off, doubling; an 
   assert.ok(bp.active);
   loop.drain();
   assert.is(bp.stats.backoffs, 2, 'no contention: the whole window spun');
-  loop.contention = 0.5;
+  loop.contention = 1;
   bp.kick();
   loop.drain();
   assert.is(bp.stats.backoffs, 3);
@@ -93,23 +95,23 @@ test('contention (waiting for a CPU) stops spinning and backs off, doubling; an 
   assert.not.ok(bp.active);
 });
 
-test('light contention (under a quarter of the time) does not stop it', () => {
+test('light contention (one sample in four) does not stop it', () => {
   const loop = fakeLoop(0.05);
-  const bp = new BusyPoll({ windowUs: 5000, now: loop.now, later: loop.later, runDelayMs: loop.runDelayMs });
-  loop.contention = 0.1;
+  const bp = new BusyPoll({ windowUs: 5000, now: loop.now, later: loop.later, contended: loop.contended });
+  loop.contention = 0.25;
   bp.kick();
   loop.drain();
   assert.is(bp.stats.backoffs, 0);
   assert.ok(loop.now() >= 5, 'spun the whole window');
 });
 
-test('window 0 is off; stop ends a spin; an unknown run-queue wait means no back-off', () => {
+test('window 0 is off; stop ends a spin; an unknown run-queue state means no back-off', () => {
   const loop = fakeLoop();
-  const off = new BusyPoll({ windowUs: 0, now: loop.now, later: loop.later, runDelayMs: loop.runDelayMs });
+  const off = new BusyPoll({ windowUs: 0, now: loop.now, later: loop.later, contended: loop.contended });
   off.kick();
   assert.is(loop.pending, 0);
   assert.is(off.stats.spins, 0);
-  const bp = new BusyPoll({ windowUs: 1000, now: loop.now, later: loop.later, runDelayMs: () => undefined });
+  const bp = new BusyPoll({ windowUs: 1000, now: loop.now, later: loop.later, contended: () => undefined });
   bp.kick();
   loop.drain(5);
   bp.stop();
@@ -120,10 +122,10 @@ test('window 0 is off; stop ends a spin; an unknown run-queue wait means no back
   assert.is(bp.stats.backoffs, 0);
 });
 
-test('schedRunDelayMs reads this thread\'s run-queue wait from /proc (Linux)', () => {
-  const d = schedRunDelayMs();
-  assert.ok(d === undefined || (Number.isFinite(d) && d >= 0), String(d));
-  if (process.platform === 'linux') assert.ok(d !== undefined, '/proc/thread-self/schedstat is readable on Linux');
+test('cpusContended reads the runnable-task count from /proc/loadavg (Linux)', () => {
+  const c = cpusContended();
+  assert.ok(c === undefined || typeof c === 'boolean', String(c));
+  if (process.platform === 'linux') assert.ok(c !== undefined, '/proc/loadavg is readable on Linux');
 });
 
 test('with the real event loop a kick keeps the loop turning for the window, then it stops', async () => {
