@@ -38,6 +38,10 @@ export class SlirpCounters {
   udpDatagramsIn = 0;
   tcpConnectionsOpened = 0;
   tcpConnectionsClosed = 0;
+  /** Connections whose host reads paused because all send queues together reached TCP_SEND_BUDGET. */
+  tcpSendBudgetWaits = 0;
+  /** Connections whose window was held small because the shared receive credit ran short. */
+  tcpReceiveCreditWaits = 0;
   fragmentsReassembled = 0;
   activeUdpFlows = 0;
   activeTcpConnections = 0;

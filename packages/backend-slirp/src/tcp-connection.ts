@@ -49,6 +49,23 @@ export interface TcpEnv {
   /** Takes `bytes` from the budget all connections' reorder queues share; false when exhausted. */
   reserveReorder(bytes: number): boolean;
   releaseReorder(bytes: number): void;
+  /**
+   * Host bytes waiting in send queues changed by `delta` (all connections share one budget, so
+   * many connections cannot hold more than it between them).
+   */
+  sendQueued(delta: number): void;
+  /** True while the shared send-queue budget is spent: `c` pauses its host reads and is told by {@link TcpConnection.budgetFreed}. */
+  sendBudgetFull(c: TcpConnection): boolean;
+  /**
+   * Receive credit (bytes the guest may send that the host has not yet written: the offered
+   * window plus the host socket's backlog) this connection holds changed by `delta`; all
+   * connections share one budget.
+   */
+  receiveCreditHeld(delta: number): void;
+  /** Receive credit not held by any connection; when short, `c` is told by {@link TcpConnection.budgetFreed}. */
+  receiveCreditFree(c: TcpConnection): number;
+  /** The credit one connection may grow to while others want it too: the budget over the connection count. */
+  receiveCreditShare(): number;
   /** The host could not reach the destination: an ICMP destination unreachable (`code`) for the guest's SYN. */
   unreachable(c: TcpConnection, code: number): void;
 }
@@ -107,6 +124,11 @@ export class TcpConnection {
   /** Bytes from SND.UNA on (sent-unacknowledged, then unsent); acknowledged chunks go back to the host adapter. */
   readonly sendQueue: ByteQueue;
   hostBuffered = 0;
+  /** The right edge of the window last offered to the guest (RCV.NXT + RCV.WND), valid once `rcvEdgeSet`. */
+  private rcvEdge = 0;
+  private rcvEdgeSet = false;
+  /** Receive credit held from the shared budget: hostBuffered + what the offered window still allows. */
+  private creditHeld = 0;
   hostEnded = false;
   finSent = false;
   guestFin = false;
@@ -212,6 +234,7 @@ export class TcpConnection {
     if (this.hostEnded || this.state === 'CLOSED') return;
     this.now = now;
     this.sendQueue.push(data);
+    this.env.sendQueued(data.length);
     this.trySend(now);
     this.updateHostPause();
   }
@@ -225,6 +248,7 @@ export class TcpConnection {
   hostDrained(buffered: number): void {
     const before = this.receiveWindow();
     this.hostBuffered = buffered;
+    this.syncCredit();
     // Window update when it opens by at least one MSS from a small value (RFC 9293 §3.8.6.2.2 SWS avoidance).
     if (this.synchronized() && this.receiveWindow() - before >= this.mss && before < this.mss * 2) this.sendAck();
   }
@@ -443,6 +467,7 @@ export class TcpConnection {
     // A view of the guest's frame: the host copies what it cannot write at once.
     this.hostBuffered = this.env.host.tcpWrite(this.handle, bytes);
     this.rcvNxt = (this.rcvNxt + bytes.length) >>> 0;
+    this.syncCredit();
   }
 
   private drainReorder(): void {
@@ -451,6 +476,7 @@ export class TcpConnection {
       this.hostBuffered = this.env.host.tcpWrite(this.handle, d);
       this.rcvNxt = (this.rcvNxt + d.length) >>> 0;
     }
+    this.syncCredit();
     this.env.releaseReorder(before - this.reorder.bytes);
   }
 
@@ -532,10 +558,11 @@ export class TcpConnection {
     // With jumbo MSS (MTU 65520) the marks scale so that 32 / 16 segments still fit.
     const high = Math.max(SEND_HIGH_WATER, 32 * this.mss);
     const low = Math.max(SEND_LOW_WATER, 16 * this.mss);
-    if (!this.hostPaused && (q >= high || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
+    const budgetFull = this.env.sendBudgetFull(this);
+    if (!this.hostPaused && (q >= high || budgetFull || (this.sndWnd === 0 && this.synchronized() && q >= ZERO_WINDOW_HOLD))) {
       this.hostPaused = true;
       this.env.host.tcpPause(this.handle, true);
-    } else if (this.hostPaused && q <= low && this.sndWnd > 0) {
+    } else if (this.hostPaused && q <= low && this.sndWnd > 0 && !budgetFull) {
       this.hostPaused = false;
       this.env.host.tcpPause(this.handle, false);
     }
@@ -691,6 +718,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const dataAcked = Math.min(acked, this.sendQueue.length);
     this.sendQueue.consume(dataAcked);
+    this.env.sendQueued(-dataAcked);
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) {
       // After a go-back-N the guest may acknowledge past our resend point (it had the data), the FIN included.
@@ -749,7 +777,9 @@ export class TcpConnection {
     o.sackPermitted = !withAck || this.sackOk ? true : undefined;
     o.timestamp = !withAck || this.tsOk ? this.timestampOption() : undefined;
     o.sack = undefined;
-    this.emitRaw(TCP_SYN | (withAck ? TCP_ACK : 0), this.iss, withAck ? this.rcvNxt : 0, Math.min(this.receiveWindow(), 65535), 0, 0, o);
+    const window = Math.min(this.receiveWindow(), 65535);
+    if (withAck) this.offered(window);
+    this.emitRaw(TCP_SYN | (withAck ? TCP_ACK : 0), this.iss, withAck ? this.rcvNxt : 0, window, 0, 0, o);
     o.mss = undefined;
     o.windowScale = undefined;
     o.sackPermitted = undefined;
@@ -775,13 +805,56 @@ export class TcpConnection {
     this.cwnd = INITIAL_WINDOW_SEGMENTS * this.mss;
   }
 
+  /**
+   * RCV.WND: the receive buffer less the host socket's backlog, and no more than this
+   * connection's open credit plus what it may still take from the shared budget: what is free,
+   * up to its fair share (so the window's right edge never moves left, RFC 9293 §3.8.6.2.2, all
+   * guests' windows together stay in the budget, and early connections cannot starve later ones).
+   */
   private receiveWindow(): number {
     const limit = this.rcvWscale ? TCP_RCV_BUF : Math.min(TCP_RCV_BUF, 65535);
-    return Math.max(0, limit - this.hostBuffered);
+    const wanted = Math.max(0, limit - this.hostBuffered);
+    const open = this.openCredit();
+    const growth = Math.min(this.env.receiveCreditFree(this), Math.max(0, this.env.receiveCreditShare() - this.hostBuffered - open));
+    return Math.min(wanted, open + growth);
+  }
+
+  /** What the window last offered still lets the guest send. */
+  private openCredit(): number {
+    return this.rcvEdgeSet ? Math.max(0, seqDiff(this.rcvEdge, this.rcvNxt)) : 0;
   }
 
   private advertisedWindow(): number {
-    return Math.min(this.receiveWindow() >>> this.rcvWscale, 65535);
+    const scaled = Math.min(this.receiveWindow() >>> this.rcvWscale, 65535);
+    this.offered(scaled << this.rcvWscale);
+    return scaled;
+  }
+
+  /** Records a window offered to the guest and takes its credit from the shared budget. */
+  private offered(window: number): void {
+    const edge = (this.rcvNxt + window) >>> 0;
+    if (!this.rcvEdgeSet || seqLt(this.rcvEdge, edge)) this.rcvEdge = edge;
+    this.rcvEdgeSet = true;
+    this.syncCredit();
+  }
+
+  /** Brings the credit held from the shared receive budget up to date. */
+  private syncCredit(): void {
+    const held = this.state === 'CLOSED' ? 0 : this.hostBuffered + this.openCredit();
+    if (held !== this.creditHeld) {
+      this.env.receiveCreditHeld(held - this.creditHeld);
+      this.creditHeld = held;
+    }
+  }
+
+  /**
+   * The shared send or receive budget has room again: host reads may resume, and a window held
+   * small by the receive budget is offered again (SWS-safe: only when it grows by an MSS).
+   */
+  budgetFreed(): void {
+    if (this.state === 'CLOSED') return;
+    this.updateHostPause();
+    if (this.synchronized() && this.receiveWindow() - this.openCredit() >= this.mss) this.sendAck();
   }
 
   sendAck(): void {
@@ -895,7 +968,11 @@ export class TcpConnection {
     if (this.state === 'CLOSED') return;
     this.closeHost(false);
     this.state = 'CLOSED';
+    this.env.sendQueued(-this.sendQueue.length);
     this.sendQueue.clear();
+    this.rcvEdgeSet = false;
+    this.hostBuffered = 0;
+    this.syncCredit();
     this.env.releaseReorder(this.reorder.bytes);
     this.reorder.clear();
     this.scoreboard.clear();

@@ -12,6 +12,10 @@ import { TcpConnection, type TcpEnv, type TcpStats } from './tcp-connection';
 export const TCP_MAX_HALF_OPEN = 256;
 /** Bytes all connections' out-of-order queues may hold together. */
 export const TCP_REORDER_BUDGET = 16 * 1024 * 1024;
+/** Host bytes all connections' send queues may hold together (toward the guest, until acknowledged). */
+export const TCP_SEND_BUDGET = 32 * 1024 * 1024;
+/** Receive credit all connections may hold together: windows offered to the guest plus host sockets' backlogs. */
+export const TCP_RECEIVE_BUDGET = 32 * 1024 * 1024;
 
 /**
  * The TCP connection table: guest SYNs become host connects, hostfwd listeners' accepted
@@ -32,6 +36,13 @@ export class TcpNat implements TcpEnv {
   readonly stats: TcpStats = { timeouts: 0, fastRetransmits: 0, recoveryRetransmits: 0, outOfOrderSegments: 0, challengeAcks: 0, sackBlocksReceived: 0 };
   /** Bytes held in all reorder queues. */
   reorderBytes = 0;
+  /** Bytes held in all send queues. */
+  sendQueueBytes = 0;
+  /** Receive credit held by all connections. */
+  receiveCredit = 0;
+  /** Connections told by `budgetFreed` when the send budget or the receive credit has room again. */
+  private readonly sendBudgetWaiters = new Set<TcpConnection>();
+  private readonly receiveCreditWaiters = new Set<TcpConnection>();
   /**
    * Connections created by a SYN (either way) that may still be in the handshake: the half-open
    * count without a walk over the whole table. Pruned only when it reaches the limit, so a SYN
@@ -288,6 +299,51 @@ export class TcpNat implements TcpEnv {
     this.reorderBytes -= bytes;
   }
 
+  sendQueued(delta: number): void {
+    this.sendQueueBytes += delta;
+    // Hysteresis: readers resume once a quarter of the budget is free again.
+    if (delta < 0 && this.sendBudgetWaiters.size > 0 && this.sendQueueBytes <= (TCP_SEND_BUDGET * 3) >> 2) this.wake(this.sendBudgetWaiters);
+  }
+
+  sendBudgetFull(c: TcpConnection): boolean {
+    if (this.sendQueueBytes < TCP_SEND_BUDGET) return false;
+    if (!this.sendBudgetWaiters.has(c)) {
+      this.counters.tcpSendBudgetWaits++;
+      this.sendBudgetWaiters.add(c);
+    }
+    return true;
+  }
+
+  receiveCreditHeld(delta: number): void {
+    this.receiveCredit += delta;
+    if (delta < 0 && this.receiveCreditWaiters.size > 0 && this.receiveCredit <= (TCP_RECEIVE_BUDGET * 3) >> 2) this.wake(this.receiveCreditWaiters);
+  }
+
+  receiveCreditFree(c: TcpConnection): number {
+    const free = Math.max(0, TCP_RECEIVE_BUDGET - this.receiveCredit);
+    if (free < TCP_RECEIVE_BUDGET >> 2 && !this.receiveCreditWaiters.has(c)) {
+      this.counters.tcpReceiveCreditWaits++;
+      this.receiveCreditWaiters.add(c);
+    }
+    return free;
+  }
+
+  receiveCreditShare(): number {
+    return Math.max(64 * 1024, Math.floor(TCP_RECEIVE_BUDGET / Math.max(1, this.byKey.size)));
+  }
+
+  /** Calls `budgetFreed` on each waiting connection (recording deadlines they arm against them). */
+  private wake(waiters: Set<TcpConnection>): void {
+    const list = [...waiters];
+    waiters.clear();
+    const caller = this.current;
+    for (const c of list) {
+      this.current = c;
+      c.budgetFreed();
+    }
+    this.current = caller;
+  }
+
   unreachable(c: TcpConnection, code: number): void {
     // RFC 792: the quote is the guest's SYN as it was sent — its IP header and the first 8 TCP bytes (ports, sequence).
     const quote = new Uint8Array(28);
@@ -303,6 +359,8 @@ export class TcpNat implements TcpEnv {
 
   closed(c: TcpConnection, reason: string): void {
     this.blocked.delete(c);
+    this.sendBudgetWaiters.delete(c);
+    this.receiveCreditWaiters.delete(c);
     this.handshaking.delete(c);
     this.timed.delete(c);
     if (this.current === c) this.current = undefined;
