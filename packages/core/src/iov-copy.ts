@@ -65,7 +65,9 @@ export function scatterIov(src: Uint8Array, start: number, end: number, iov: Iov
   let at = start;
   for (let i = 0; i < iovcnt && at < end; i++) {
     const seg = iov[i]!;
-    const n = seg.length < end - at ? seg.length : end - at;
+    // Math.min, not a conditional: V8 then knows the cut is a small integer (as `end - at` is)
+    // instead of carrying it as a double checked at every use.
+    const n = Math.min(seg.length, end - at);
     if (n <= SMALL_COPY || (at === 0 && n === src.length)) copyInto(seg, src, at, n);
     else copyBytes.call(seg, sliceOf((slices ??= slicesFor(src)), i, src, at, n), 0);
     at += n;
