@@ -98,38 +98,18 @@ export class NetReceiver {
       let returnable = true;
       let fits = true;
       while (bytes < need) {
-        // Runs of one-buffer writable chains, each holding a whole header (what Linux posts
-        // with MRG_RXBUF) come without per-chain bookkeeping. Anything else is left to the
+        // After the first chain of a mergeable frame (popped below, as any chain: it holds the
+        // header), runs of one-buffer writable chains each holding a whole header, what Linux
+        // posts with MRG_RXBUF, come without per-chain bookkeeping. Anything else is left to the
         // general pop below.
-        const runMax = merge ? MAX_FRAME_SEGMENTS - segs : nChains === 0 ? 1 : 0;
-        const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, runMax, hdr, need - bytes);
-        if (taken !== 0) {
-          if (nChains === 0) {
-            // The first buffer holds the header: set it apart, and let the backend scatter after
-            // the part of it the device writes.
-            header[0] = iov[0]!;
-            headerSegs = 1;
-            segs = taken;
-            if (prepend > 0) {
-              this.trimmer.trim(header, heads[0]!, 0, 1, prepend, true);
-              if (this.trimmer.count === 1) {
-                iov[0] = this.trimmer.out[0]!;
-              } else {
-                // The buffer held exactly the header: no segment is left of it.
-                for (let i = 1; i < taken; i++) iov[i - 1] = iov[i]!;
-                segs--;
-              }
-            }
-          } else {
+        if (nChains !== 0 && merge) {
+          const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, MAX_FRAME_SEGMENTS - segs, hdr, need - bytes);
+          if (taken !== 0) {
             segs += taken;
+            nChains += taken;
+            bytes += queue.runBytes;
+            continue;
           }
-          nChains += taken;
-          bytes += queue.runBytes;
-          if (!merge) {
-            if (bytes < need) fits = false;
-            break;
-          }
-          continue;
         }
         const malformedBefore = queue.stats.droppedChains;
         const got = queue.pop(chain);
@@ -224,13 +204,13 @@ export class NetReceiver {
       }
       // num_buffers (virtio 1.2 §5.1.6.4): the chains used; 1 without MRG_RXBUF.
       if (hdr === 12) putU16At(header, 0, headerSegs, 10, nChains);
-      if (merge) {
+      if (nChains === 1) {
+        queue.addUsed(heads[0]!, need);
+      } else {
         // Each chain's used length: what the frame filled of it. Chains were taken while the
         // frame needed more, so every one but the last is full.
         chainBytes[nChains - 1] = need - (bytes - chainBytes[nChains - 1]!);
         queue.addUsedRun(heads, chainBytes, nChains);
-      } else {
-        queue.addUsed(heads[0]!, need);
       }
       stats.frames++;
       stats.bytes += plen - this.backendHeaderLength;

@@ -141,6 +141,23 @@ test('RX with MRG_RXBUF: a frame needing more than 256 segments is dropped, the 
   assert.is(g.rxDriver.outstanding, 200 - got[0]!.buffers, 'the dropped frame used no buffer');
 });
 
+test('RX with MRG_RXBUF: the 256-segment limit holds for one-buffer chains too (taken in runs)', async () => {
+  const s = setup({ ringSize: 1024 });
+  const g = s.guest;
+  // 600 one-buffer chains of 100 bytes, as Linux posts mergeable buffers.
+  for (let i = 0; i < 600; i++) g.rxDriver.post({ writable: [100] });
+  g.rxDriver.kick();
+  s.peer.send([makeFrame(256 * 100 - 12 + 1, 1)], 1); // one byte more than 256 buffers hold
+  s.peer.send([makeFrame(256 * 100 - 12, 2)], 1); // exactly 256 buffers
+  await waitFor(() => g.device.stats.rx.frames === 1);
+  assert.is(g.device.stats.rx.drops.tooBig, 1);
+  const got = g.receive();
+  assert.is(got.length, 1);
+  assert.is(got[0]!.buffers, 256);
+  assert.ok(equalBytes(got[0]!.frame, makeFrame(256 * 100 - 12, 2)));
+  assert.is(g.rxDriver.outstanding, 600 - 256, 'the dropped frame used no buffer');
+});
+
 test('RX backpressure: no buffers stalls RX with frames kept in the backend; a kick resumes', async () => {
   const s = setup({ queue: 16 });
   const g = s.guest;
