@@ -8,7 +8,7 @@ export { parseMac, formatMac, defaultMac, parseMtu, MTU_MIN, MTU_MAX, MTU_DEFAUL
 export * from './net-features';
 export * from './vnet-header';
 export { iovLength, newBackendStats } from './iov-util';
-export { gatherIov, scatterIov } from './iov-copy';
+export { COPY_PIECE, gatherIov, scatterIov } from './iov-copy';
 export { scheduleSoon } from './schedule';
 export { RxSignal } from './rx-signal';
 export { checkSetCap } from './check-set-cap';

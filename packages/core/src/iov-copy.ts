@@ -2,7 +2,7 @@ import type { Iov } from './backend';
 
 /** Below this many bytes a segment is copied byte by byte: no subarray view is looked up or made. */
 const SMALL_COPY = 64;
-/** Segments per source whose slice views are remembered (a 64 KiB frame in 4 KiB buffers needs 17). */
+/** Pieces per source whose views are remembered (a 64 KiB frame in 4 KiB buffers needs 34). */
 const SLICES_PER_SOURCE = 64;
 const EMPTY = new Uint8Array(0);
 /**
@@ -13,7 +13,7 @@ const EMPTY = new Uint8Array(0);
 const copyBytes = Uint8Array.prototype.set;
 
 /**
- * The views `src.subarray(at, at + n)` last used for the segment at each position of a scatter
+ * The views `src.subarray(at, at + n)` last used for the piece at each position of a scatter
  * from one source. A backend that scatters from the same buffer into the same layout (a frame
  * template, a bounce buffer, a ring slot, into guest buffers of a fixed size) finds them here
  * instead of allocating one view per segment per frame.
@@ -31,15 +31,28 @@ class SourceSlices {
 const slicesBySource = new WeakMap<Uint8Array, SourceSlices>();
 
 /**
+ * Longest piece one `Uint8Array.prototype.set` copies. Above about 2 KiB glibc's memmove
+ * switches to `rep movsb` (from 2112 bytes on CPUs with FSRM), which on AMD Zen runs about ten
+ * times slower when the destination lies 1–15 bytes past the source modulo 4 KiB, and 10–20%
+ * slower when the two are aligned differently within a cache line; the vector loop used below
+ * that size copes with both. Guest buffers and backend buffers meet at any alignment, so every
+ * longer copy goes in pieces (figures: benchmarks/README.md, "Copies in 2 KiB pieces").
+ */
+export const COPY_PIECE = 2048;
+
+/**
  * Copies `iov[0..iovcnt)` into `dst` starting at `dstOffset`. The caller has checked that the
- * bytes fit (see `iovLength`). Returns the bytes copied. Allocates nothing.
+ * bytes fit (see `iovLength`). Returns the bytes copied. Allocates nothing in the steady state
+ * (segments longer than {@link COPY_PIECE} are copied through remembered piece views).
  */
 export function gatherIov(iov: Iov, iovcnt: number, dst: Uint8Array, dstOffset: number): number {
   let at = dstOffset;
   for (let i = 0; i < iovcnt; i++) {
     const seg = iov[i]!;
-    copyBytes.call(dst, seg, at);
-    at += seg.length;
+    const n = seg.length;
+    if (n <= COPY_PIECE) copyBytes.call(dst, seg, at);
+    else copyPieces(dst, at, slicesFor(seg), 0, seg, 0, n);
+    at += n;
   }
   return at - dstOffset;
 }
@@ -47,32 +60,49 @@ export function gatherIov(iov: Iov, iovcnt: number, dst: Uint8Array, dstOffset: 
 /**
  * Copies `src[start..end)` into `iov[0..iovcnt)`, segment after segment. Returns the bytes
  * copied (`end - start`), or -1 with nothing copied when the iov is too small. Allocates nothing
- * when `src` is exactly the bytes to copy and the first segment holds them (pass a prepared
- * view), for small copies, and in the steady state of a source scattered repeatedly with the
- * same cuts (the slice views are remembered per source and segment position).
+ * when `src` is exactly the bytes to copy and fits one piece, for small copies, and in the steady
+ * state of a source scattered repeatedly with the same cuts (the piece views are remembered per
+ * source and piece position).
  */
 export function scatterIov(src: Uint8Array, start: number, end: number, iov: Iov, iovcnt: number): number {
   const len = end - start;
   if (iovcnt > 0 && iov[0]!.length >= len) {
-    if ((start === 0 && len === src.length) || len <= SMALL_COPY) copyInto(iov[0]!, src, start, len);
-    else copyBytes.call(iov[0]!, sliceOf(slicesFor(src), 0, src, start, len), 0);
+    if (start === 0 && len === src.length && len <= COPY_PIECE) copyBytes.call(iov[0]!, src, 0);
+    else if (len <= SMALL_COPY) copySmall(iov[0]!, src, start, len);
+    else copyPieces(iov[0]!, 0, slicesFor(src), 0, src, start, len);
     return len;
   }
   let room = 0;
   for (let i = 0; i < iovcnt; i++) room += iov[i]!.length;
   if (room < len) return -1;
   let slices: SourceSlices | null = null;
+  let piece = 0;
   let at = start;
   for (let i = 0; i < iovcnt && at < end; i++) {
     const seg = iov[i]!;
     // Math.min, not a conditional: V8 then knows the cut is a small integer (as `end - at` is)
     // instead of carrying it as a double checked at every use.
     const n = Math.min(seg.length, end - at);
-    if (n <= SMALL_COPY || (at === 0 && n === src.length)) copyInto(seg, src, at, n);
-    else copyBytes.call(seg, sliceOf((slices ??= slicesFor(src)), i, src, at, n), 0);
+    if (at === 0 && n === src.length && n <= COPY_PIECE) copyBytes.call(seg, src, 0);
+    else if (n <= SMALL_COPY) copySmall(seg, src, at, n);
+    else piece = copyPieces(seg, 0, (slices ??= slicesFor(src)), piece, src, at, n);
     at += n;
   }
   return len;
+}
+
+/**
+ * dst[dstAt..dstAt+n) = src[at..at+n), in pieces of at most {@link COPY_PIECE} bytes whose views
+ * are remembered from position `piece` on. Returns the position after the last piece.
+ */
+function copyPieces(dst: Uint8Array, dstAt: number, slices: SourceSlices, piece: number, src: Uint8Array, at: number, n: number): number {
+  let done = 0;
+  while (n - done > COPY_PIECE) {
+    copyBytes.call(dst, sliceOf(slices, piece++, src, at + done, COPY_PIECE), dstAt + done);
+    done += COPY_PIECE;
+  }
+  copyBytes.call(dst, sliceOf(slices, piece++, src, at + done, n - done), dstAt + done);
+  return piece;
 }
 
 function slicesFor(src: Uint8Array): SourceSlices {
@@ -84,7 +114,7 @@ function slicesFor(src: Uint8Array): SourceSlices {
   return slices;
 }
 
-/** `src.subarray(at, at + n)`, remembered for segment position `i`. */
+/** `src.subarray(at, at + n)`, remembered for piece position `i`. */
 function sliceOf(slices: SourceSlices, i: number, src: Uint8Array, at: number, n: number): Uint8Array {
   if (i >= SLICES_PER_SOURCE) return src.subarray(at, at + n);
   // The length check also catches a source whose buffer was detached or shrunk meanwhile.
@@ -96,8 +126,7 @@ function sliceOf(slices: SourceSlices, i: number, src: Uint8Array, at: number, n
   return view;
 }
 
-/** dst[0..n) = src[at..at+n) for a whole source or a small copy, without allocating a view. */
-function copyInto(dst: Uint8Array, src: Uint8Array, at: number, n: number): void {
-  if (at === 0 && n === src.length) copyBytes.call(dst, src, 0);
-  else for (let k = 0; k < n; k++) dst[k] = src[at + k]!;
+/** dst[0..n) = src[at..at+n) for a copy of at most SMALL_COPY bytes, without a view. */
+function copySmall(dst: Uint8Array, src: Uint8Array, at: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[k] = src[at + k]!;
 }
