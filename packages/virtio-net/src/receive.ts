@@ -90,7 +90,10 @@ export class NetReceiver {
       const need = plen + prepend;
       // Collect buffers for `need` bytes.
       let nChains = 0;
+      // iov entries for the backend, and the guest buffers (descriptors) behind them: adjacent
+      // buffers of a run share an entry; the 256-segment limit counts buffers.
       let segs = 0;
+      let descs = 0;
       let bytes = 0;
       let headerSegs = 0;
       // False once a chain popped after the ones we hold was consumed (a bad chain): the held
@@ -103,9 +106,10 @@ export class NetReceiver {
         // posts with MRG_RXBUF, come without per-chain bookkeeping. Anything else is left to the
         // general pop below.
         if (nChains !== 0 && merge) {
-          const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, MAX_FRAME_SEGMENTS - segs, hdr, need - bytes);
+          const taken = queue.popWritableRun(iov, segs, heads, chainBytes, nChains, MAX_FRAME_SEGMENTS - descs, hdr, need - bytes);
           if (taken !== 0) {
-            segs += taken;
+            segs += queue.runSegments;
+            descs += taken;
             nChains += taken;
             bytes += queue.runBytes;
             continue;
@@ -147,7 +151,7 @@ export class NetReceiver {
         }
         heads[nChains] = chain.head;
         chainBytes[nChains] = chain.writableBytes;
-        if (segs + chain.writable > MAX_FRAME_SEGMENTS) {
+        if (descs + chain.writable > MAX_FRAME_SEGMENTS) {
           // This chain would take the frame past 256 segments.
           nChains++;
           fits = false;
@@ -164,8 +168,10 @@ export class NetReceiver {
           } else {
             for (let i = 0; i < headerSegs; i++) iov[segs++] = header[i]!;
           }
+          descs = segs;
         } else {
           for (let i = 0; i < chain.writable; i++) iov[segs++] = chain.iov[i]!;
+          descs += chain.writable;
         }
         bytes += chain.writableBytes;
         nChains++;

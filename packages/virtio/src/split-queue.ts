@@ -143,6 +143,8 @@ export class SplitQueue implements DescriptorTableSource {
   readonly stats: SplitQueueStats = { chains: 0, droppedChains: 0 };
   /** Bytes in the chains the last {@link popWritableRun} took. */
   runBytes = 0;
+  /** The iov entries the last {@link popWritableRun} wrote (adjacent buffers share one). */
+  runSegments = 0;
   malformedChains: MalformedChainPolicy;
   onError: ((error: VirtioError, queue: SplitQueue) => void) | undefined;
 
@@ -194,6 +196,14 @@ export class SplitQueue implements DescriptorTableSource {
    */
   private readonly headKeys: Uint32Array;
   private readonly headViews: Array<Uint8Array | null>;
+  /**
+   * For {@link popWritableRun}: the view of a run of buffers adjacent in guest memory that began
+   * at each descriptor index, with its key (`joinKeys[4i..4i+2]`: address low, high, total
+   * length). Made once per (start, length) after a check that the whole range lies in one region;
+   * cleared with the other views.
+   */
+  private readonly joinKeys: Uint32Array;
+  private readonly joinViews: Array<Uint8Array | null>;
 
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
@@ -205,6 +215,8 @@ export class SplitQueue implements DescriptorTableSource {
     this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
     this.headKeys = new Uint32Array(4 * maxSize);
     this.headViews = new Array<Uint8Array | null>(maxSize).fill(null);
+    this.joinKeys = new Uint32Array(4 * maxSize);
+    this.joinViews = new Array<Uint8Array | null>(maxSize).fill(null);
     this.clearHeadViews();
   }
 
@@ -385,17 +397,22 @@ export class SplitQueue implements DescriptorTableSource {
   /**
    * Pops a run of chains that are each one direct device-writable buffer of at least `minLen`
    * bytes, as a driver posts mergeable receive buffers (Linux virtio-net with MRG_RXBUF), without
-   * a {@link DescriptorChain} per buffer. Chain k of the run goes to `iov[iovAt + k]` (its view),
-   * `heads[chainAt + k]` and `lens[chainAt + k]`. Stops after `maxChains` chains, once the run
-   * holds `wantBytes` bytes, or before the first chain that is anything else (several
-   * descriptors, indirect, device-readable, shorter than `minLen`, outside guest memory, a head
-   * out of range): that one is left in the ring for {@link pop}, which handles it as always.
-   * Returns the chains taken (0 when none is available or the queue is unusable or lacks typed
-   * rings); their total length is then in {@link runBytes}. Each buffer is checked against guest
-   * memory as {@link pop} checks it; avail->idx is read and validated as {@link pop} reads it.
+   * a {@link DescriptorChain} per buffer. Chain k of the run goes to `heads[chainAt + k]` and
+   * `lens[chainAt + k]`; the buffers go to `iov[iovAt..]`, one entry per buffer except that
+   * buffers which follow each other in guest memory (Linux carves them from one page fragment)
+   * share one entry covering all of them: the same bytes, one view instead of several. Stops
+   * after `maxChains` chains, once the run holds `wantBytes` bytes, or before the first chain
+   * that is anything else (several descriptors, indirect, device-readable, shorter than
+   * `minLen`, outside guest memory, a head out of range): that one is left in the ring for
+   * {@link pop}, which handles it as always. Returns the chains taken (0 when none is available
+   * or the queue is unusable or lacks typed rings); their total length is then in
+   * {@link runBytes} and the iov entries written in {@link runSegments}. Each buffer is checked
+   * against guest memory as {@link pop} checks it, a joined range as a whole once more; avail->idx
+   * is read and validated as {@link pop} reads it.
    */
   popWritableRun(iov: Uint8Array[], iovAt: number, heads: Uint16Array, lens: Uint32Array, chainAt: number, maxChains: number, minLen: number, wantBytes: number): number {
     this.runBytes = 0;
+    this.runSegments = 0;
     if (this.typedRings !== true || this.error !== null || maxChains <= 0) return 0;
     const start = this.lastAvailIdx;
     let available = (this.availShadow - start) & 0xffff;
@@ -410,54 +427,119 @@ export class SplitQueue implements DescriptorTableSource {
     const least = minLen > 0 ? minLen : 0;
     let bytes = 0;
     let k = 0;
+    // The iov entry being built: the run index of its first chain, its guest address (low and
+    // high words) and its length so far. A buffer that starts where it ends joins it; until the
+    // entry is settled its buffers' own views sit at iov[seg..].
+    let seg = iovAt;
+    let segFirst = 0;
+    let segLow = 0;
+    let segHigh = 0;
+    let segLen = 0;
+    // A chain whose view was looked up outside the inner loop, with the words it was checked for:
+    // the inner loop takes it first, without reading its ring slot or descriptor again.
+    let pending: Uint8Array | null = null;
+    let pendingHead = 0;
+    let pendingLow = 0;
+    let pendingHigh = 0;
+    let pendingLen = 0;
     for (;;) {
       // A descriptor whose remembered view does not match stops the inner loop with its head here:
       // the view is looked up or made below, outside it, so that the inner loop makes no call
       // (its array and map checks stay hoisted).
       let missed = -1;
-      let missedLen = 0;
       while (k < available && bytes < wantBytes) {
-        const head = ring[2 + ((start + k) & mask)]!;
-        if (head >= ringSize) break;
-        const d = 4 * head;
-        // One direct device-writable buffer: WRITE set, NEXT and INDIRECT clear (literal bits:
-        // imported constants are loads in optimized code).
-        if ((desc[d + 3]! & 7) !== 2 /* F_WRITE of F_NEXT | F_WRITE | F_INDIRECT */) break;
-        const len = desc[d + 2]!;
-        if (len < least) break;
-        // The buffer was checked against this memory when the view remembered for these exact
-        // descriptor words was made (`headKeys` is indexed like the descriptor table).
-        const view = headViews[head]!;
-        if (keys[d] !== desc[d] || keys[d + 1] !== desc[d + 1] || keys[d + 2] !== len || view === null) {
-          missed = head;
-          missedLen = len;
-          break;
+        let head: number;
+        let view: Uint8Array | null;
+        let low: number;
+        let high: number;
+        let len: number;
+        if (pending !== null) {
+          head = pendingHead;
+          view = pending;
+          low = pendingLow;
+          high = pendingHigh;
+          len = pendingLen;
+          pending = null;
+        } else {
+          head = ring[2 + ((start + k) & mask)]!;
+          if (head >= ringSize) break;
+          const d = 4 * head;
+          // One direct device-writable buffer: WRITE set, NEXT and INDIRECT clear (literal bits:
+          // imported constants are loads in optimized code).
+          if ((desc[d + 3]! & 7) !== 2 /* F_WRITE of F_NEXT | F_WRITE | F_INDIRECT */) break;
+          len = desc[d + 2]!;
+          if (len < least) break;
+          low = desc[d]!;
+          high = desc[d + 1]!;
+          // The buffer was checked against this memory when the view remembered for these exact
+          // descriptor words was made (`headKeys` is indexed like the descriptor table).
+          view = headViews[head]!;
+          if (keys[d] !== low || keys[d + 1] !== high || keys[d + 2] !== len || view === null) {
+            missed = head;
+            pendingLow = low;
+            pendingHigh = high;
+            pendingLen = len;
+            break;
+          }
         }
-        iov[iovAt + k] = view;
+        if (k !== segFirst && low === segLow + segLen && high === segHigh) {
+          segLen += len;
+        } else {
+          if (k !== segFirst) seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
+          segFirst = k;
+          segLow = low;
+          segHigh = high;
+          segLen = len;
+        }
+        iov[seg + k - segFirst] = view;
         heads[chainAt + k] = head;
         lens[chainAt + k] = len;
         bytes += len;
         k++;
       }
       if (missed < 0) break;
-      const d = 4 * missed;
       // The buffer is checked now (a hashed-cache hit was checked in this memory when made).
-      const view = this.headView(missed, desc[d]!, desc[d + 1]!, missedLen);
-      if (view === null) break;
-      iov[iovAt + k] = view;
-      heads[chainAt + k] = missed;
-      lens[chainAt + k] = missedLen;
-      bytes += missedLen;
-      k++;
+      pending = this.headView(missed, pendingLow, pendingHigh, pendingLen);
+      if (pending === null) break;
+      pendingHead = missed;
     }
     if (k === 0) return 0;
+    seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
     const next = (start + k) & 0xffff;
     this.lastAvailIdx = next;
     // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past the last one.
     if (this.eventIdx === true && this.notificationsEnabled === true) this.usedHalves[2 + 4 * ringSize] = next;
     this.stats.chains += k;
     this.runBytes = bytes;
+    this.runSegments = seg - iovAt;
     return k;
+  }
+
+  /**
+   * Settles the iov entry at `seg` holding `count` adjacent buffers (their own views at
+   * `iov[seg..seg+count)`, first descriptor `head`, guest range low/high/len): one buffer stays
+   * as it is; several become one view of the whole range when it lies in one region of guest
+   * memory (remembered per first descriptor), else they stay separate entries. Returns the index
+   * after the entry or entries.
+   */
+  private closeSegment(iov: Uint8Array[], seg: number, head: number, low: number, high: number, len: number, count: number): number {
+    if (count === 1) return seg + 1;
+    const keys = this.joinKeys;
+    const d = 4 * head;
+    let view = this.joinViews[head]!;
+    if (keys[d] !== low || keys[d + 1] !== high || keys[d + 2] !== len || view === null) {
+      const memory = this.memory!;
+      const region = memory.locate(high * TWO_32 + low, len);
+      // Adjacent guest-physical addresses in two regions: the buffers stay separate entries.
+      if (region < 0) return seg + count;
+      view = memory.regionSlice(region, memory.offset, len);
+      keys[d] = low;
+      keys[d + 1] = high;
+      keys[d + 2] = len;
+      this.joinViews[head] = view;
+    }
+    iov[seg] = view;
+    return seg + 1;
   }
 
   /**
@@ -791,13 +873,15 @@ export class SplitQueue implements DescriptorTableSource {
 
   /** Empties every per-descriptor entry: key address 0xffffffff_00000000 (above 2^53), view null. */
   private clearHeadViews(): void {
-    const keys = this.headKeys;
-    for (let k = 0; k < keys.length; k += 4) {
-      keys[k] = 0;
-      keys[k + 1] = 0xffffffff;
-      keys[k + 2] = 0;
+    for (const keys of [this.headKeys, this.joinKeys]) {
+      for (let k = 0; k < keys.length; k += 4) {
+        keys[k] = 0;
+        keys[k + 1] = 0xffffffff;
+        keys[k + 2] = 0;
+      }
     }
     this.headViews.fill(null);
+    this.joinViews.fill(null);
   }
 
   private writeAvailEvent(index = this.lastAvailIdx): void {

@@ -131,12 +131,30 @@ test('SplitQueue agrees with the reference model over random actions', () => {
                 const e = expected[k]!;
                 assert.is(heads[2 + k], e.head);
                 assert.is(lens[2 + k], e.len);
-                assert.is(iov[1 + k]!.length, e.len);
-                assert.ok(iov[1 + k]!.byteOffset === driver.memory.translate(e.addr, e.len)!.byteOffset, 'the view of the buffer');
                 popped.push(e.head);
                 bytes += e.len;
               }
               assert.is(queue.runBytes, bytes);
+              // The iov entries cover the buffers in order: each entry is one buffer, or several
+              // that follow each other in guest memory (one view of them all).
+              const segments = n === 0 ? 0 : queue.runSegments;
+              assert.ok(segments >= (n === 0 ? 0 : 1) && segments <= n, `${segments} entries for ${n} chains`);
+              // (Empty buffers carry no bytes and may sit in any entry: only the others are followed.)
+              const carrying = expected.slice(0, n).filter((e) => e.len > 0);
+              let k = 0;
+              for (let s = 0; s < segments; s++) {
+                const entry = iov[1 + s]!;
+                let covered = 0;
+                while (covered < entry.length) {
+                  const e = carrying[k++]!;
+                  const own = driver.memory.translate(e.addr, e.len)!;
+                  assert.is(own.buffer, entry.buffer, 'the same guest memory');
+                  assert.is(own.byteOffset, entry.byteOffset + covered, 'the buffers of an entry follow each other');
+                  covered += e.len;
+                }
+                assert.is(covered, entry.length, 'an entry ends where its last buffer ends');
+              }
+              assert.is(k, carrying.length, 'every buffer in an entry');
               break;
             }
             case 'usedRun': {
