@@ -196,15 +196,6 @@ export class SplitQueue implements DescriptorTableSource {
    */
   private readonly headKeys: Uint32Array;
   private readonly headViews: Array<Uint8Array | null>;
-  /**
-   * For {@link popWritableRun}: the view of a run of buffers adjacent in guest memory that began
-   * at each descriptor index, with its key (`joinKeys[4i..4i+2]`: address low, high, total
-   * length). Made once per (start, length) after a check that the whole range lies in one region;
-   * cleared with the other views.
-   */
-  private readonly joinKeys: Uint32Array;
-  private readonly joinViews: Array<Uint8Array | null>;
-
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
     if (!isPowerOfTwo(maxSize) || maxSize > VIRTQ_MAX_SIZE) throw new RangeError(`maxSize ${maxSize} must be a power of two up to ${VIRTQ_MAX_SIZE}`);
@@ -215,8 +206,6 @@ export class SplitQueue implements DescriptorTableSource {
     this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
     this.headKeys = new Uint32Array(4 * maxSize);
     this.headViews = new Array<Uint8Array | null>(maxSize).fill(null);
-    this.joinKeys = new Uint32Array(4 * maxSize);
-    this.joinViews = new Array<Uint8Array | null>(maxSize).fill(null);
     this.clearHeadViews();
   }
 
@@ -485,7 +474,7 @@ export class SplitQueue implements DescriptorTableSource {
         if (k !== segFirst && low === segLow + segLen && high === segHigh) {
           segLen += len;
         } else {
-          if (k !== segFirst) seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
+          if (k !== segFirst) seg = this.closeSegment(iov, seg, segLow, segHigh, segLen, k - segFirst);
           segFirst = k;
           segLow = low;
           segHigh = high;
@@ -504,7 +493,7 @@ export class SplitQueue implements DescriptorTableSource {
       pendingHead = missed;
     }
     if (k === 0) return 0;
-    seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
+    seg = this.closeSegment(iov, seg, segLow, segHigh, segLen, k - segFirst);
     const next = (start + k) & 0xffff;
     this.lastAvailIdx = next;
     // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past the last one.
@@ -517,27 +506,19 @@ export class SplitQueue implements DescriptorTableSource {
 
   /**
    * Settles the iov entry at `seg` holding `count` adjacent buffers (their own views at
-   * `iov[seg..seg+count)`, first descriptor `head`, guest range low/high/len): one buffer stays
-   * as it is; several become one view of the whole range when it lies in one region of guest
-   * memory (remembered per first descriptor), else they stay separate entries. Returns the index
-   * after the entry or entries.
+   * `iov[seg..seg+count)`, guest range low/high/len): one buffer stays as it is; several become
+   * one view of the whole range, from the address-keyed view cache or made there after a check
+   * that the range lies in one region, else they stay separate entries. Returns the index after
+   * the entry or entries.
    */
-  private closeSegment(iov: Uint8Array[], seg: number, head: number, low: number, high: number, len: number, count: number): number {
+  private closeSegment(iov: Uint8Array[], seg: number, low: number, high: number, len: number, count: number): number {
     if (count === 1) return seg + 1;
-    const keys = this.joinKeys;
-    const d = 4 * head;
-    let view = this.joinViews[head]!;
-    if (keys[d] !== low || keys[d + 1] !== high || keys[d + 2] !== len || view === null) {
-      const memory = this.memory!;
-      const region = memory.locate(high * TWO_32 + low, len);
-      // Adjacent guest-physical addresses in two regions: the buffers stay separate entries.
-      if (region < 0) return seg + count;
-      view = memory.regionSlice(region, memory.offset, len);
-      keys[d] = low;
-      keys[d + 1] = high;
-      keys[d + 2] = len;
-      this.joinViews[head] = view;
-    }
+    const addr = high * TWO_32 + low;
+    const cache = this.views;
+    const slot = cache.slotOfLow(low, len);
+    // Adjacent guest-physical addresses in two regions give no view: the buffers stay separate.
+    const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
+    if (view === null) return seg + count;
     iov[seg] = view;
     return seg + 1;
   }
@@ -873,16 +854,15 @@ export class SplitQueue implements DescriptorTableSource {
 
   /** Empties every per-descriptor entry: key address 0xffffffff_00000000 (above 2^53), view null. */
   private clearHeadViews(): void {
-    for (const keys of [this.headKeys, this.joinKeys]) {
-      for (let k = 0; k < keys.length; k += 4) {
-        keys[k] = 0;
-        keys[k + 1] = 0xffffffff;
-        keys[k + 2] = 0;
-      }
+    const keys = this.headKeys;
+    for (let k = 0; k < keys.length; k += 4) {
+      keys[k] = 0;
+      keys[k + 1] = 0xffffffff;
+      keys[k + 2] = 0;
     }
     this.headViews.fill(null);
-    this.joinViews.fill(null);
   }
+
 
   private writeAvailEvent(index = this.lastAvailIdx): void {
     this.usedView.setUint16(this.usedOffset + 4 + USED_ELEM * this.ringSize, index, true);
