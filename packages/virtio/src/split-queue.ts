@@ -196,6 +196,12 @@ export class SplitQueue implements DescriptorTableSource {
    */
   private readonly headKeys: Uint32Array;
   private readonly headViews: Array<Uint8Array | null>;
+  /**
+   * The same for {@link popWritableRun}'s joined ranges, indexed by the range's first descriptor:
+   * the view of a run of adjacent buffers with its key (address low, high, total length).
+   */
+  private readonly joinKeys: Uint32Array;
+  private readonly joinViews: Array<Uint8Array | null>;
   constructor(options: SplitQueueOptions = {}) {
     const maxSize = options.maxSize ?? 256;
     if (!isPowerOfTwo(maxSize) || maxSize > VIRTQ_MAX_SIZE) throw new RangeError(`maxSize ${maxSize} must be a power of two up to ${VIRTQ_MAX_SIZE}`);
@@ -206,6 +212,8 @@ export class SplitQueue implements DescriptorTableSource {
     this.views = new ViewCache(Math.min(8192, Math.max(1024, 4 * maxSize)));
     this.headKeys = new Uint32Array(4 * maxSize);
     this.headViews = new Array<Uint8Array | null>(maxSize).fill(null);
+    this.joinKeys = new Uint32Array(4 * maxSize);
+    this.joinViews = new Array<Uint8Array | null>(maxSize).fill(null);
     this.clearHeadViews();
   }
 
@@ -474,7 +482,7 @@ export class SplitQueue implements DescriptorTableSource {
         if (k !== segFirst && low === segLow + segLen && high === segHigh) {
           segLen += len;
         } else {
-          if (k !== segFirst) seg = this.closeSegment(iov, seg, segLow, segHigh, segLen, k - segFirst);
+          if (k !== segFirst) seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
           segFirst = k;
           segLow = low;
           segHigh = high;
@@ -493,7 +501,7 @@ export class SplitQueue implements DescriptorTableSource {
       pendingHead = missed;
     }
     if (k === 0) return 0;
-    seg = this.closeSegment(iov, seg, segLow, segHigh, segLen, k - segFirst);
+    seg = this.closeSegment(iov, seg, heads[chainAt + segFirst]!, segLow, segHigh, segLen, k - segFirst);
     const next = (start + k) & 0xffff;
     this.lastAvailIdx = next;
     // virtio 1.2 §2.7.10: with EVENT_IDX, ask to be kicked when the driver goes past the last one.
@@ -506,18 +514,18 @@ export class SplitQueue implements DescriptorTableSource {
 
   /**
    * Settles the iov entry at `seg` holding `count` adjacent buffers (their own views at
-   * `iov[seg..seg+count)`, guest range low/high/len): one buffer stays as it is; several become
-   * one view of the whole range, from the address-keyed view cache or made there after a check
-   * that the range lies in one region, else they stay separate entries. Returns the index after
-   * the entry or entries.
+   * `iov[seg..seg+count)`, first descriptor `head`, guest range low/high/len): one buffer stays
+   * as it is; several become one view of the whole range (remembered for `head`, else from the
+   * view cache, else made after a check that the range lies in one region), or stay separate
+   * entries when it does not. Returns the index after the entry or entries.
    */
-  private closeSegment(iov: Uint8Array[], seg: number, low: number, high: number, len: number, count: number): number {
+  private closeSegment(iov: Uint8Array[], seg: number, head: number, low: number, high: number, len: number, count: number): number {
     if (count === 1) return seg + 1;
-    const addr = high * TWO_32 + low;
-    const cache = this.views;
-    const slot = cache.slotOfLow(low, len);
+    const d = 4 * head;
+    const keys = this.joinKeys;
+    const remembered = this.joinViews[head]!;
+    const view = keys[d] === low && keys[d + 1] === high && keys[d + 2] === len && remembered !== null ? remembered : this.cachedView(keys, this.joinViews, head, low, high, len);
     // Adjacent guest-physical addresses in two regions give no view: the buffers stay separate.
-    const view = cache.addrs[slot] === addr && cache.lens[slot] === len ? cache.views[slot]! : this.newBufferView(addr, len);
     if (view === null) return seg + count;
     iov[seg] = view;
     return seg + 1;
@@ -556,6 +564,14 @@ export class SplitQueue implements DescriptorTableSource {
    * the buffer is outside guest memory.
    */
   private headView(head: number, addrLow: number, addrHigh: number, len: number): Uint8Array | null {
+    return this.cachedView(this.headKeys, this.headViews, head, addrLow, addrHigh, len);
+  }
+
+  /**
+   * The view of [addr, addr+len) from the view cache, else made, cached and remembered in
+   * `keys`/`views` for `head` (a per-descriptor table). Null when outside guest memory.
+   */
+  private cachedView(keys: Uint32Array, views: Array<Uint8Array | null>, head: number, addrLow: number, addrHigh: number, len: number): Uint8Array | null {
     const addr = addrHigh * TWO_32 + addrLow;
     const cache = this.views;
     const slot = cache.slotOfLow(addrLow, len);
@@ -564,10 +580,10 @@ export class SplitQueue implements DescriptorTableSource {
     if (cache.addrs[slot] === addr && cache.lens[slot] === len) return cache.views[slot]!;
     const view = this.newBufferView(addr, len);
     if (view !== null) {
-      this.headKeys[4 * head] = addrLow;
-      this.headKeys[4 * head + 1] = addrHigh;
-      this.headKeys[4 * head + 2] = len;
-      this.headViews[head] = view;
+      keys[4 * head] = addrLow;
+      keys[4 * head + 1] = addrHigh;
+      keys[4 * head + 2] = len;
+      views[head] = view;
     }
     return view;
   }
@@ -854,13 +870,15 @@ export class SplitQueue implements DescriptorTableSource {
 
   /** Empties every per-descriptor entry: key address 0xffffffff_00000000 (above 2^53), view null. */
   private clearHeadViews(): void {
-    const keys = this.headKeys;
-    for (let k = 0; k < keys.length; k += 4) {
-      keys[k] = 0;
-      keys[k + 1] = 0xffffffff;
-      keys[k + 2] = 0;
+    for (const keys of [this.headKeys, this.joinKeys]) {
+      for (let k = 0; k < keys.length; k += 4) {
+        keys[k] = 0;
+        keys[k + 1] = 0xffffffff;
+        keys[k + 2] = 0;
+      }
     }
     this.headViews.fill(null);
+    this.joinViews.fill(null);
   }
 
 
